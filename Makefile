@@ -1,0 +1,58 @@
+# subjectdb — the two set-up commands are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA ?= data
+export SUBJECTDB_DATA ?= $(abspath $(DATA))
+export DBT_PROFILES_DIR := $(CURDIR)
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: install demo build test lint browser-deps bench docs clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: install, generate a sample, load, build, validate, publish, serve the dashboard
+demo: install
+	$(BIN)/subjectdb demo --data-dir $(DATA)
+
+## make build: the whole pipeline without serving
+build: install
+	@if [ ! -d "$(DATA)/raw" ]; then $(BIN)/subjectdb generate --data-dir $(DATA); fi
+	$(BIN)/subjectdb load $(DATA)/raw --data-dir $(DATA)
+	$(BIN)/subjectdb build --data-dir $(DATA)
+	$(BIN)/subjectdb validate --data-dir $(DATA)
+	$(BIN)/subjectdb publish --data-dir $(DATA)
+
+## Debian's Chromium and a CJK font for the browser tests (installed only when missing)
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	fi
+
+## make test: lint, then the whole test suite (browser tests included)
+test: install browser-deps
+	$(BIN)/ruff check subjectdb dashboards tests benchmarks
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check subjectdb dashboards tests benchmarks
+	$(BIN)/ruff format --check subjectdb dashboards tests benchmarks
+	cd $(CURDIR) && $(BIN)/dbt parse --quiet --profiles-dir $(CURDIR)
+
+bench: install
+	$(BIN)/subjectdb bench
+
+clean:
+	rm -rf $(DATA) target logs test-artifacts

@@ -1,0 +1,178 @@
+"""The ``subjectdb`` command line: a thin layer over the package's modules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from subjectdb.config import PROJECT_DIR, get_paths
+
+app = typer.Typer(
+    help="subjectdb: subject database and open-data warehouse for Internet+ government services.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+console = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Working data folder (default ./data or $SUBJECTDB_DATA)."),
+]
+
+
+class UserError(Exception):
+    """An error the user can act on: printed without a traceback, exit code 1."""
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path | None, typer.Option(help="Output folder (default DATA/raw).")] = None,
+    province: Annotated[str, typer.Option(help="GB/T 2260 province code.")] = "330000",
+    persons: Annotated[int, typer.Option(help="Persons in the population register.")] = 20_000,
+    enterprises: Annotated[int, typer.Option(help="Enterprises in the register.")] = 2_000,
+    cases: Annotated[int, typer.Option(help="Approval cases over the whole period.")] = 60_000,
+    years: Annotated[str, typer.Option(help="Year range, e.g. 2024-2025.")] = "2024-2025",
+    batches: Annotated[int, typer.Option(help="Extract batches over the period.")] = 6,
+    format: Annotated[str, typer.Option("--format", help="csv | csv-gbk | parquet.")] = "csv",
+    defect_rate: Annotated[float, typer.Option(help="Share of rows with an injected defect.")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 2026,
+    data_dir: DataDir = None,
+) -> None:
+    """Generate realistic raw extracts (cases, persons, enterprises) with a defect manifest."""
+    from subjectdb import generate as gen
+
+    paths = get_paths(data_dir)
+    target = out or paths.raw
+    try:
+        result = gen.generate(
+            out=target,
+            province=province,
+            persons=persons,
+            enterprises=enterprises,
+            cases=cases,
+            years=gen.parse_years(years),
+            batches=batches,
+            fmt=format,
+            defect_rate=defect_rate,
+            seed=seed,
+            show_progress=True,
+        )
+    except gen.GenerateError as exc:
+        _fail(str(exc))
+    console.print(result.summary())
+
+
+@app.command()
+def load(
+    paths_: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Extract files or folders.")],
+    encoding: Annotated[
+        str | None, typer.Option(help="Force an encoding (utf-8, gbk); detected by default.")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Load extract files into the landing zone; unreadable rows go to quarantine."""
+    from subjectdb import load as loader
+
+    paths = get_paths(data_dir).ensure()
+    try:
+        reports = loader.load_paths(paths_, paths, encoding=encoding, show_progress=True)
+    except loader.LoadError as exc:
+        _fail(str(exc))
+    loader.print_reports(reports, console)
+    if any(r.rejected for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+def build(
+    data_dir: DataDir = None,
+    full_refresh: Annotated[bool, typer.Option(help="Rebuild incremental models from scratch.")] = False,
+) -> None:
+    """Raw suites → dbt build into a new file → publication gates → swap in the served warehouse."""
+    from subjectdb import build as builder
+
+    paths = get_paths(data_dir).ensure()
+    result = builder.build(paths, full_refresh=full_refresh, show_progress=True)
+    console.print(result.summary())
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def validate(data_dir: DataDir = None) -> None:
+    """Run the raw-extract suites and the publication gates; write Data Docs."""
+    from subjectdb import validate as validator
+
+    paths = get_paths(data_dir).ensure()
+    report = validator.validate_all(paths, show_progress=True)
+    console.print(report.summary())
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def publish(
+    version: Annotated[str | None, typer.Option(help="Release version (default: date-based).")] = None,
+    threshold: Annotated[int, typer.Option(help="Minimum distinct applicants per cell (≥ 5).")] = 10,
+    data_dir: DataDir = None,
+) -> None:
+    """Publish a versioned, disclosure-controlled open-data release."""
+    from subjectdb import publish as publisher
+
+    paths = get_paths(data_dir).ensure()
+    try:
+        release = publisher.publish(paths, version=version, threshold=threshold)
+    except publisher.PublishError as exc:
+        _fail(str(exc))
+    console.print(f"[green]published[/] {release}")
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port on localhost.")] = 8501,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the planners' dashboard on localhost (read-only)."""
+    paths = get_paths(data_dir)
+    if not paths.warehouse.exists():
+        _fail(f"no warehouse at {paths.warehouse}: run `subjectdb build` first")
+    env = {**os.environ, "SUBJECTDB_DATA": str(paths.root)}
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_DIR / "dashboards" / "app.py"),
+        "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+    console.print(f"dashboard on [bold]http://127.0.0.1:{port}[/]")
+    raise typer.Exit(subprocess.call(cmd, cwd=PROJECT_DIR, env=env))
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port on localhost.")] = 8501,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after publishing.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """generate → load → build (with validation) → publish → serve, on a fresh sample."""
+    paths = get_paths(data_dir).ensure()
+    generate(out=paths.raw, data_dir=data_dir)
+    load(paths_=[paths.raw], data_dir=data_dir)
+    build(data_dir=data_dir)
+    validate(data_dir=data_dir)
+    publish(data_dir=data_dir)
+    if not no_serve:
+        serve(port=port, data_dir=data_dir)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,72 @@
+"""Shared fixtures: one small generated sample, loaded and built once per test session.
+
+Tests assert real behaviour on data made by the generator. Fixtures that change data copy it
+first; the session-wide ones are read-only for tests.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from subjectdb.config import Paths
+
+SAMPLE = dict(
+    province="330000",
+    persons=4_000,
+    enterprises=600,
+    cases=12_000,
+    years=(2024, 2025),
+    batches=3,
+    fmt="csv",
+    defect_rate=0.02,
+    seed=7,
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _hmac_key(tmp_path_factory: pytest.TempPathFactory) -> None:
+    import os
+
+    os.environ.setdefault("SUBJECTDB_HMAC_KEY", "test-key-not-secret")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+
+@pytest.fixture(scope="session")
+def raw_sample(tmp_path_factory: pytest.TempPathFactory):
+    """A generated raw sample (GenerateResult) under a session temp folder."""
+    from subjectdb.generate import generate
+
+    out = tmp_path_factory.mktemp("sample") / "raw"
+    return generate(out=out, **SAMPLE)
+
+
+@pytest.fixture(scope="session")
+def loaded(raw_sample, tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """A data folder with the sample loaded into the landing zone (and load quarantine)."""
+    from subjectdb.load import load_paths
+
+    paths = Paths(tmp_path_factory.mktemp("loaded") / "data").ensure()
+    load_paths([raw_sample.out], paths)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def built(loaded: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """A data folder with the sample loaded and built: raw suites, dbt build, gates, swap."""
+    from subjectdb.build import build
+
+    paths = Paths(tmp_path_factory.mktemp("built") / "data")
+    shutil.copytree(loaded.root, paths.root)
+    result = build(paths)
+    assert result.ok, result.summary()
+    return paths
+
+
+def copy_data(src: Paths, dst: Path) -> Paths:
+    """A private, writable copy of a session data folder."""
+    shutil.copytree(src.root, dst)
+    return Paths(dst)
