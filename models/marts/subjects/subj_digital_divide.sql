@@ -1,0 +1,63 @@
+-- Digital divide: cases by year × applicant county (with its urban/rural class) × age group ×
+-- channel, for natural persons (age groups) and legal persons (age group 'NA') alike.
+-- A cell is year × county × age group; channel_share = the channel's cases / all cases of the
+-- cell, online_share = web + mobile-app cases of the cell / all cases of the cell.
+with channels as (
+
+    select
+        cast(cases.submitted_year as integer) as year,
+        cases.region_code,
+        cases.prefecture_code,
+        cases.province_code,
+        cases.urban_rural,
+        cases.age_group_code,
+        cases.applicant_type,
+        cases.channel_code,
+        cases.is_online,
+        count(*) as cases,
+        count(distinct cases.applicant_key) as distinct_applicants
+    from {{ ref('fct_service_cases') }} as cases
+    group by
+        cases.submitted_year,
+        cases.region_code,
+        cases.prefecture_code,
+        cases.province_code,
+        cases.urban_rural,
+        cases.age_group_code,
+        cases.applicant_type,
+        cases.channel_code,
+        cases.is_online
+
+),
+
+cells as (
+
+    select
+        channels.*,
+        sum(channels.cases) over (
+            partition by channels.year, channels.region_code, channels.age_group_code
+        ) as cell_cases,
+        sum(case when channels.is_online then channels.cases else 0 end) over (
+            partition by channels.year, channels.region_code, channels.age_group_code
+        ) as cell_online_cases
+    from channels
+
+)
+
+select
+    cast(year as integer) as year,
+    cast(region_code as {{ dbt.type_string() }}) as region_code,
+    cast(prefecture_code as {{ dbt.type_string() }}) as prefecture_code,
+    cast(province_code as {{ dbt.type_string() }}) as province_code,
+    cast(urban_rural as {{ dbt.type_string() }}) as urban_rural,
+    cast(age_group_code as {{ dbt.type_string() }}) as age_group_code,
+    cast(applicant_type as {{ dbt.type_string() }}) as applicant_type,
+    cast(channel_code as {{ dbt.type_string() }}) as channel_code,
+    cast(is_online as boolean) as is_online,
+    cast(cases as bigint) as cases,
+    cast(distinct_applicants as bigint) as distinct_applicants,
+    cast(cell_cases as bigint) as cell_cases,
+    cast(cell_online_cases as bigint) as cell_online_cases,
+    {{ subj_ratio('cases', 'cell_cases') }} as channel_share,
+    {{ subj_ratio('cell_online_cases', 'cell_cases') }} as online_share
+from cells
