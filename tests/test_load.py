@@ -1,0 +1,648 @@
+"""``subjectdb load``: raw extract → landing zone + load quarantine + reconciliation.
+
+Hand-made files pin the edge cases (BOM, CRLF, quoted newlines, GBK, blank lines, bad bytes,
+wrong format, missing columns); the generated session sample checks the loader against the
+generator's defect manifest.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from pathlib import Path
+
+import duckdb
+import opencc
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from rich.console import Console
+
+from subjectdb import load as loader
+from subjectdb.config import Paths
+from subjectdb.load import (
+    EXTRACT_COLUMNS,
+    FileReport,
+    LoadError,
+    load_paths,
+    print_reports,
+    read_reconciliation,
+)
+
+CASE_COLS = list(EXTRACT_COLUMNS["cases"])
+
+
+def case_row(i: int, **values: str) -> list[str]:
+    row = {
+        "case_id": f"C{i:08d}",
+        "item_code": "330100001",
+        "applicant_type": "自然人",
+        "applicant_id": "33010619900101001X",
+        "applicant_name": "张伟",
+        "applicant_phone": "13800000000",
+        "residence_region": "330106",
+        "dept_name": "杭州市市场监督管理局",
+        "dept_region": "330100",
+        "channel": "网上办事大厅",
+        "submitted_at": "2024-01-05 09:00:00",
+        "accepted_at": "2024-01-05 10:00:00",
+        "completed_at": "2024-01-09 16:30:00",
+        "status": "已办结",
+        "outcome": "准予",
+        "promised_days": "5",
+        "visits": "0",
+        "elicence_reused": "是",
+        "rating": "5",
+        "updated_at": "2024-01-09 16:30:00",
+    }
+    row.update(values)
+    return [row[c] for c in CASE_COLS]
+
+
+def csv_text(rows: list[list[str]], newline: str = "\n") -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator=newline)
+    writer.writerow(CASE_COLS)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def data_dir(tmp_path: Path, name: str = "data") -> Paths:
+    return Paths(tmp_path / name).ensure()
+
+
+def landing(paths: Paths, extract: str = "cases") -> list[dict]:
+    files = sorted((paths.landing / extract).glob("batch=*/part-0.parquet"))
+    return pa.concat_tables([pq.read_table(f) for f in files]).to_pylist() if files else []
+
+
+def quarantine(paths: Paths, extract: str = "cases") -> list[dict]:
+    files = sorted((paths.load_quarantine / extract).glob("batch=*/part-0.parquet"))
+    return pa.concat_tables([pq.read_table(f) for f in files]).to_pylist() if files else []
+
+
+def only(reports: list[FileReport]) -> FileReport:
+    assert len(reports) == 1
+    return reports[0]
+
+
+# --------------------------------------------------------------------------------------------
+# Structure: BOM, CRLF, quoted newlines, cut rows, extra delimiters, blank lines
+# --------------------------------------------------------------------------------------------
+
+
+def test_bom_crlf_quoted_newlines_and_structural_defects(tmp_path: Path) -> None:
+    good = csv_text([case_row(1)], "\r\n").splitlines(keepends=True)
+    lines = [good[0]]  # header = line 1
+    lines.append(csv_text([case_row(1)], "\r\n").splitlines(keepends=True)[1])  # line 2
+    # line 3-4: a quoted newline inside dept_name (one row over two physical lines)
+    lines.append(csv_text([case_row(2, dept_name="杭州市\r\n民政局")], "\r\n").split("\r\n", 1)[1])
+    lines.append(",".join(case_row(3)[:12]) + "\r\n")  # line 5: cut short
+    lines.append(",".join(case_row(4, dept_name="杭州,市")) + "\r\n")  # line 6: extra delimiter
+    lines.append("\r\n")  # line 7: blank line
+    lines.append(csv_text([case_row(5, applicant_name="多\n行\n名")], "\r\n").split("\r\n", 1)[1])
+    # lines 8-10 above; line 11: a cut row whose quoted value spans two lines (11-12)
+    lines.append('C00000006,"330\r\n100001"\r\n')
+    lines.append(",".join(case_row(7)))  # line 13, no final newline
+    path = write(tmp_path / "raw" / "cases_20240131.csv", "\ufeff" + "".join(lines))
+
+    paths = data_dir(tmp_path)
+    report = only(load_paths([path], paths))
+
+    assert not report.rejected, report.reason
+    assert report.encoding == "utf-8-sig"
+    assert (report.rows_read, report.rows_landed, report.rows_quarantined) == (8, 4, 4)
+    landed = {r["case_id"]: r for r in landing(paths)}
+    assert {cid: r["_source_row"] for cid, r in landed.items()} == {
+        "C00000001": 2,
+        "C00000002": 3,
+        "C00000005": 8,
+        "C00000007": 13,
+    }
+    assert landed["C00000002"]["dept_name"] == "杭州市\r\n民政局"
+    assert landed["C00000007"]["updated_at"].isoformat() == "2024-01-09T16:30:00"
+    q = {(r["_source_row"], r["reason"]) for r in quarantine(paths)}
+    assert q == {
+        (5, "too_few_fields"),
+        (6, "too_many_fields"),
+        (7, "too_few_fields"),
+        (11, "too_few_fields"),
+    }
+    cut = next(r for r in quarantine(paths) if r["_source_row"] == 5)
+    assert cut["original"].startswith("C00000003,330100001")
+    assert cut["_source_file"] == "cases_20240131.csv" and cut["stage"] == "load"
+    rec = read_reconciliation(paths).to_pylist()
+    assert [(r["file"], r["rows_read"], r["rows_landed"], r["rows_quarantined"]) for r in rec] == [
+        ("cases_20240131.csv", 8, 4, 4)
+    ]
+
+
+def test_row_numbers_match_a_reference_parser_across_many_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random quoted newlines and broken rows, read in tiny blocks: every line number exact."""
+    monkeypatch.setattr(loader, "_CSV_BLOCK", 2048)
+    rng = random.Random(11)
+    out = [",".join(CASE_COLS) + "\n"]
+    line = 2
+    expected_landed: dict[str, int] = {}
+    expected_bad: dict[int, str] = {}
+    for i in range(400):
+        roll = rng.random()
+        name = "王\n芳" * rng.randint(1, 2) if rng.random() < 0.2 else "王芳"
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(case_row(i, applicant_name=name))
+        text = buf.getvalue()
+        if roll < 0.08:
+            text = text.rstrip("\n").rsplit(",", 3)[0] + "\n"
+            expected_bad[line] = "too_few_fields"
+        elif roll < 0.14:
+            text = text.rstrip("\n") + ",extra\n"
+            expected_bad[line] = "too_many_fields"
+        else:
+            expected_landed[f"C{i:08d}"] = line
+        out.append(text)
+        line += text.count("\n")
+    path = write(tmp_path / "cases_20240229.csv", "".join(out))
+    paths = data_dir(tmp_path)
+    report = only(load_paths([path], paths))
+    assert report.rows_read == 400 and report.balanced
+    assert {r["case_id"]: r["_source_row"] for r in landing(paths)} == expected_landed
+    assert {r["_source_row"]: r["reason"] for r in quarantine(paths)} == expected_bad
+
+
+def test_unterminated_quote_and_header_only_files(tmp_path: Path) -> None:
+    broken = csv_text([case_row(1)]) + ",".join(case_row(2)).replace("张伟", '"张伟', 1) + "\n"
+    broken += ",".join(case_row(3)) + "\n"
+    raw = tmp_path / "raw"
+    write(raw / "cases_20240131.csv", broken)
+    write(raw / "cases_20240229.csv", ",".join(CASE_COLS) + "\r\n")
+    paths = data_dir(tmp_path)
+    first, empty = load_paths([raw], paths)
+    assert (first.rows_read, first.rows_landed, first.rows_quarantined) == (2, 1, 1)
+    (q,) = quarantine(paths)
+    assert (q["_source_row"], q["reason"]) == (3, "too_few_fields")
+    assert "C00000003" in q["original"]  # the rest of the file is in the broken record
+    assert not empty.rejected and (empty.rows_read, empty.rows_landed) == (0, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# Standardisation and typing
+# --------------------------------------------------------------------------------------------
+
+
+def test_text_is_standardised_without_damaging_cjk(tmp_path: Path) -> None:
+    rows = [
+        case_row(1, applicant_name=" 劉強 ", dept_name="紹興市人力資源和社會保障局"),
+        case_row(2, promised_days="１２", applicant_id="３３０１０６１９９００１０１００１Ｘ"),
+        case_row(3, residence_region="\u3000330106\u3000", applicant_name="乾隆", rating=""),
+        case_row(4, applicant_name="王芳", channel="移动端", outcome=""),
+    ]
+    paths = data_dir(tmp_path)
+    report = only(load_paths([write(tmp_path / "cases_20240131.csv", csv_text(rows))], paths))
+    assert report.rows_landed == 4, report
+    got = {r["case_id"]: r for r in landing(paths)}
+    assert got["C00000001"]["applicant_name"] == "刘强"
+    assert got["C00000001"]["dept_name"] == "绍兴市人力资源和社会保障局"
+    assert got["C00000002"]["promised_days"] == 12
+    assert got["C00000002"]["applicant_id"] == "33010619900101001X"
+    assert got["C00000003"]["residence_region"] == "330106"
+    assert got["C00000003"]["applicant_name"] == "乾隆"
+    assert got["C00000003"]["rating"] is None  # empty → NULL, not a load error
+    assert got["C00000004"]["applicant_name"] == "王芳"
+    assert got["C00000004"]["channel"] == "移动端"
+    assert got["C00000004"]["outcome"] is None
+
+
+def test_standardiser_screen_never_misses_an_opencc_conversion() -> None:
+    """Every character OpenCC t2s changes (alone or in its phrase table) passes the screen."""
+    std = loader.standardiser()
+    cc = opencc.OpenCC("t2s")
+    samples = ["劉", "強", "紹興", "資源", "乾燥", "著作", "頭髮", "瞭解", "麵", "臺灣", "ＡＢ１"]
+    arr = pa.array(samples)
+    assert std(arr).to_pylist() == [cc.convert(s.translate(loader._FULLWIDTH)) for s in samples]
+    assert loader.standardise_text("乾燥") == "干燥"
+
+
+def test_landing_types_and_typing_errors(tmp_path: Path) -> None:
+    rows = [
+        case_row(1),
+        case_row(2, submitted_at="2024-02-30 09:00:00"),
+        case_row(3, visits="3.5", rating="五"),
+        case_row(4, promised_days="99999999999"),
+        case_row(5, applicant_id="", completed_at=""),
+    ]
+    paths = data_dir(tmp_path)
+    report = only(load_paths([write(tmp_path / "cases_20240131.csv", csv_text(rows))], paths))
+    assert (report.rows_read, report.rows_landed, report.rows_quarantined) == (5, 2, 3)
+    q = sorted(
+        (r["_source_row"], r["column"], r["reason"], r["original"]) for r in quarantine(paths)
+    )
+    assert q == [
+        (3, "submitted_at", "bad_timestamp", "2024-02-30 09:00:00"),
+        (4, "rating", "bad_integer", "五"),
+        (4, "visits", "bad_integer", "3.5"),
+        (5, "promised_days", "bad_integer", "99999999999"),
+    ]
+    assert report.quarantine_reasons == {"bad_timestamp": 1, "bad_integer": 3}
+    assert set(loader.REASONS) == {
+        "too_few_fields",
+        "too_many_fields",
+        "bad_timestamp",
+        "bad_date",
+        "bad_integer",
+        "bad_decimal",
+        "undecodable_text",
+    }
+    con = duckdb.connect()
+    part = paths.landing_partition("cases", "20240131") / "part-0.parquet"
+    types = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM '{part}'").fetchall()}
+    assert types["submitted_at"] == "TIMESTAMP" and types["promised_days"] == "INTEGER"
+    assert types["case_id"] == "VARCHAR" and types["_source_row"] == "BIGINT"
+    assert types["_batch_id"] == "VARCHAR" and types["_loaded_at"] == "TIMESTAMP"
+    row5 = next(r for r in landing(paths) if r["case_id"] == "C00000005")
+    assert row5["applicant_id"] is None and row5["completed_at"] is None
+
+
+def test_persons_and_enterprises_dates_and_decimals(tmp_path: Path) -> None:
+    persons = (
+        "person_id,name,phone,birth_date,sex,hukou_region,residence_region,status,status_date,"
+        "updated_at\n"
+        "330106199001010011,张三,,1990-01-01,男,330106,330106,常住,1990-01-01,2024-01-01 00:00:00\n"
+        "330106199001010022,李四,,1990-13-01,女,330106,330106,常住,1990-01-01,2024-01-01 00:00:00\n"
+    )
+    enterprises = (
+        "credit_code,name,legal_form,industry,size_class,registered_capital,established_date,"
+        "closed_date,status,region,updated_at\n"
+        "91330106MA2B000001,甲公司,有限责任公司,I,小型,100.50,2020-05-01,,存续,330106,"
+        "2024-01-01 00:00:00\n"
+        "91330106MA2B000002,乙公司,有限责任公司,I,小型,12.345,2020-05-01,,存续,330106,"
+        "2024-01-01 00:00:00\n"
+        "91330106MA2B000003,丙公司,有限责任公司,I,小型,一百,2020-05-01,,存续,330106,"
+        "2024-01-01 00:00:00\n"
+    )
+    raw = tmp_path / "raw"
+    write(raw / "persons_20240131.csv", persons)
+    write(raw / "enterprises_20240131.csv", enterprises)
+    paths = data_dir(tmp_path)
+    reports = load_paths([raw], paths)
+    assert [r.extract for r in reports] == ["enterprises", "persons"]
+    assert all(r.balanced and not r.rejected for r in reports)
+    assert [(r["_source_row"], r["reason"]) for r in quarantine(paths, "persons")] == [
+        (3, "bad_date")
+    ]
+    assert sorted((r["_source_row"], r["reason"]) for r in quarantine(paths, "enterprises")) == [
+        (3, "bad_decimal"),
+        (4, "bad_decimal"),
+    ]
+    (ent,) = landing(paths, "enterprises")
+    assert str(ent["registered_capital"]) == "100.50"
+    assert ent["closed_date"] is None and ent["established_date"].isoformat() == "2020-05-01"
+
+
+# --------------------------------------------------------------------------------------------
+# Encodings
+# --------------------------------------------------------------------------------------------
+
+
+def test_gbk_and_utf8_bom_files_land_identically(tmp_path: Path) -> None:
+    rows = [
+        case_row(1, applicant_name="劉強", dept_name="温州市民政局"),
+        case_row(2, promised_days="１５", dept_name="绍兴市\n公安局"),
+        case_row(3)[:5],
+        case_row(4, channel="自助终端"),
+    ]
+    text = csv_text(rows, "\r\n")
+    gbk = write(tmp_path / "gbk" / "cases_20240131.csv", text, "gbk")
+    bom = write(tmp_path / "bom" / "cases_20240131.csv", "\ufeff" + text, "utf-8")
+    a, b = data_dir(tmp_path, "a"), data_dir(tmp_path, "b")
+    ra, rb = only(load_paths([gbk], a)), only(load_paths([bom], b))
+    assert (ra.encoding, rb.encoding) == ("gbk", "utf-8-sig")
+    assert (ra.rows_read, ra.rows_landed, ra.rows_quarantined) == (4, 3, 1)
+
+    def strip(rows: list[dict]) -> list[dict]:
+        return [
+            {k: v for k, v in r.items() if k not in ("_loaded_at", "_quarantined_at")} for r in rows
+        ]
+
+    assert strip(landing(a)) == strip(landing(b))
+    assert strip(quarantine(a)) == strip(quarantine(b))
+    assert landing(a)[0]["applicant_name"] == "刘强"
+
+
+def test_stated_encoding_overrides_detection(tmp_path: Path) -> None:
+    text = csv_text([case_row(1, applicant_name="刘强")])
+    path = write(tmp_path / "cases_20240131.csv", text, "gbk")
+    paths = data_dir(tmp_path)
+    report = only(load_paths([path], paths, encoding="GB18030"))
+    assert report.encoding == "gb18030" and report.rows_landed == 1
+    assert landing(paths)[0]["applicant_name"] == "刘强"
+    with pytest.raises(LoadError, match="unsupported --encoding"):
+        load_paths([path], data_dir(tmp_path, "x"), encoding="latin-9")
+
+
+def test_undecodable_bytes_quarantine_the_row_not_the_file(tmp_path: Path) -> None:
+    text = csv_text([case_row(1), case_row(2, applicant_name="BAD"), case_row(3)])
+    raw = text.encode("utf-8").replace(b"BAD", b"\xff\xfe\xfa")
+    path = tmp_path / "cases_20240131.csv"
+    path.write_bytes(raw)
+    paths = data_dir(tmp_path)
+    report = only(load_paths([path], paths))
+    assert (report.encoding, report.rows_landed, report.rows_quarantined) == ("utf-8", 2, 1)
+    (q,) = quarantine(paths)
+    assert (q["_source_row"], q["column"], q["reason"]) == (3, "applicant_name", "undecodable_text")
+    assert q["original"] == "\\xff\\xfe\\xfa"
+
+
+# --------------------------------------------------------------------------------------------
+# Parquet input
+# --------------------------------------------------------------------------------------------
+
+
+def test_parquet_extract_lands_like_csv(tmp_path: Path) -> None:
+    rows = [case_row(1, applicant_name="劉強"), case_row(2, visits="x"), case_row(3)]
+    csv_path = write(tmp_path / "csv" / "cases_20240131.csv", csv_text(rows))
+    table = pa.Table.from_pylist([dict(zip(CASE_COLS, r, strict=True)) for r in rows])
+    table = table.set_column(
+        CASE_COLS.index("submitted_at"),
+        "submitted_at",
+        pa.array([None, None, None], pa.string())
+        .fill_null("2024-01-05 09:00:00")
+        .cast(pa.timestamp("s")),
+    )
+    pq_path = tmp_path / "pq" / "cases_20240131.parquet"
+    pq_path.parent.mkdir()
+    pq.write_table(table, pq_path)
+    a, b = data_dir(tmp_path, "a"), data_dir(tmp_path, "b")
+    ra, rb = only(load_paths([csv_path], a)), only(load_paths([pq_path], b))
+    assert (rb.rows_read, rb.rows_landed, rb.rows_quarantined) == (3, 2, 1)
+    drop = ("_loaded_at", "_source_file")
+    assert [{k: v for k, v in r.items() if k not in drop} for r in landing(a)] == [
+        {k: v for k, v in r.items() if k not in drop} for r in landing(b)
+    ]
+    assert [r["_source_row"] for r in quarantine(b)] == [3]
+    assert ra.balanced and rb.balanced
+
+
+# --------------------------------------------------------------------------------------------
+# Rejected files, idempotency, reconciliation, CLI
+# --------------------------------------------------------------------------------------------
+
+
+def test_broken_files_are_rejected_whole_and_others_still_load(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    good = write(raw / "cases_20240131.csv", csv_text([case_row(1)]))
+    missing = write(
+        raw / "persons_20240131.csv",
+        "person_id,name,birth_date\n330106199001010011,张三,1990-01-01\n",
+    )
+    semicolon = write(raw / "cases_20240229.csv", csv_text([case_row(2)]).replace(",", ";"))
+    not_parquet = write(raw / "enterprises_20240131.parquet", "credit_code,name\n1,2\n")
+    unknown = write(raw / "other" / "orders_20240131.csv", "a,b\n1,2\n")
+    bad_batch = write(raw / "cases_2024013.csv", csv_text([case_row(3)]))
+    paths = data_dir(tmp_path)
+    reports = {r.file.name: r for r in load_paths([raw, unknown, bad_batch], paths)}
+
+    assert not reports[good.name].rejected and reports[good.name].rows_landed == 1
+    expect = {
+        missing.name: "missing required column(s) phone, sex",
+        semicolon.name: "is the delimiter a comma",
+        not_parquet.name: "not a readable Parquet file",
+        unknown.name: "unknown extract 'orders'",
+        bad_batch.name: "not a cut-off date YYYYMMDD",
+    }
+    for name, fragment in expect.items():
+        r = reports[name]
+        assert r.rejected and r.rows_landed == 0 and r.rows_quarantined == 0
+        assert name in (r.reason or "") and fragment in (r.reason or ""), r.reason
+    assert sorted(
+        p.relative_to(paths.landing).as_posix() for p in paths.landing.rglob("*") if p.is_file()
+    ) == ["cases/batch=20240131/part-0.parquet"]
+    assert not list(paths.load_quarantine.glob("persons/**/*.parquet"))
+    assert [r["file"] for r in read_reconciliation(paths).to_pylist()] == [good.name]
+    assert not (paths.root / ".load-tmp").exists()
+
+
+def test_loading_twice_changes_nothing(tmp_path: Path) -> None:
+    rows = [case_row(1), case_row(2)[:3], case_row(3, visits="x")]
+    raw = tmp_path / "raw"
+    write(raw / "cases_20240131.csv", csv_text(rows))
+    write(raw / "cases_20240229.csv", csv_text([case_row(4)]))
+    paths = data_dir(tmp_path)
+    first = load_paths([raw], paths)
+    assert [r.status for r in first] == ["loaded", "loaded"]
+
+    def snapshot() -> dict[str, tuple[int, bytes]]:
+        return {
+            str(p.relative_to(paths.root)): (p.stat().st_mtime_ns, p.read_bytes())
+            for p in paths.root.rglob("*.parquet")
+        }
+
+    before = snapshot()
+    second = load_paths([raw, raw / "cases_20240131.csv"], paths)
+    assert [r.status for r in second] == ["already loaded", "already loaded"]
+    console = Console(record=True, width=200)
+    print_reports(second, console)
+    assert "skipped cases_20240131.csv: already loaded" in console.export_text()
+    assert [(r.rows_read, r.rows_landed, r.rows_quarantined) for r in second] == [
+        (3, 1, 2),
+        (1, 1, 0),
+    ]
+    assert snapshot() == before
+
+
+def test_a_different_file_for_a_loaded_batch_is_rejected(tmp_path: Path) -> None:
+    paths = data_dir(tmp_path)
+    path = write(tmp_path / "a" / "cases_20240131.csv", csv_text([case_row(1)]))
+    only(load_paths([path], paths))
+    before = (paths.landing_partition("cases", "20240131") / "part-0.parquet").read_bytes()
+    changed = write(tmp_path / "b" / "cases_20240131.csv", csv_text([case_row(1), case_row(2)]))
+    report = only(load_paths([changed], paths))
+    assert report.rejected and "already loaded from cases_20240131.csv" in (report.reason or "")
+    after = (paths.landing_partition("cases", "20240131") / "part-0.parquet").read_bytes()
+    assert before == after
+
+
+def test_missing_path_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(LoadError, match="no such file or folder"):
+        load_paths([tmp_path / "nope"], data_dir(tmp_path))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(LoadError, match="no extract files found"):
+        load_paths([tmp_path / "empty"], data_dir(tmp_path))
+
+
+def test_print_reports_shows_reconciliation(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write(raw / "cases_20240131.csv", csv_text([case_row(1), case_row(2)[:4]]))
+    write(raw / "persons_20240131.csv", "x\n1\n")
+    reports = load_paths([raw], data_dir(tmp_path))
+    console = Console(record=True, width=200)
+    print_reports(reports, console)
+    out = console.export_text()
+    assert "rows read = landed + quarantined" in out
+    assert "cases_20240131.csv" in out and "yes" in out
+    assert "rejected: " in out and "persons_20240131.csv" in out
+    assert "too_few_fields 1" in out
+
+
+def test_cli_exits_1_when_a_file_is_rejected(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from subjectdb.cli import app
+
+    raw = tmp_path / "raw"
+    write(raw / "cases_20240131.csv", csv_text([case_row(1)]))
+    runner = CliRunner()
+    ok = runner.invoke(app, ["load", str(raw), "--data-dir", str(tmp_path / "d")])
+    assert ok.exit_code == 0, ok.output
+    write(raw / "persons_20240131.csv", "x\n1\n")
+    bad = runner.invoke(app, ["load", str(raw), "--data-dir", str(tmp_path / "d")])
+    assert bad.exit_code == 1
+    missing = runner.invoke(app, ["load", str(tmp_path / "nope"), "--data-dir", str(tmp_path)])
+    assert missing.exit_code == 1
+
+
+# --------------------------------------------------------------------------------------------
+# The generated sample (session fixtures): the loader against the generator's manifest
+# --------------------------------------------------------------------------------------------
+
+
+def _manifest(raw_sample) -> list[dict[str, str]]:
+    with Path(raw_sample.manifest).open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_generated_sample_reconciles_per_file(raw_sample, loaded: Paths) -> None:
+    rec = read_reconciliation(loaded).to_pylist()
+    files = sorted(Path(f).name for f in raw_sample.files if Path(f).name != "manifest.csv")
+    assert sorted(r["file"] for r in rec) == files
+    con = duckdb.connect()
+    for r in rec:
+        assert r["rows_read"] == r["rows_landed"] + r["rows_quarantined"], r
+        part = loaded.landing_partition(r["extract"], r["batch"]) / "part-0.parquet"
+        (n,) = con.execute(f"SELECT count(*) FROM '{part}'").fetchone()
+        assert n == r["rows_landed"]
+        assert len(r["sha256"]) == 64
+
+
+def test_every_structural_defect_is_quarantined_at_its_row(raw_sample, loaded: Paths) -> None:
+    kinds = ("row_cut_short", "extra_delimiter")
+    structural = [m for m in _manifest(raw_sample) if m["kind"] in kinds]
+    assert structural, "the sample should contain structural defects"
+    con = duckdb.connect()
+    got = set(
+        con.execute(
+            f"SELECT _source_file, _source_row, reason FROM "
+            f"read_parquet('{loaded.load_quarantine}/*/*/part-0.parquet')"
+        ).fetchall()
+    )
+    reason = {"row_cut_short": "too_few_fields", "extra_delimiter": "too_many_fields"}
+    missing = [
+        m for m in structural if (Path(m["file"]).name, int(m["row"]), reason[m["kind"]]) not in got
+    ]
+    assert not missing, missing[:5]
+    # and nothing else was quarantined for structure: no false positives
+    expected = {(Path(m["file"]).name, int(m["row"])) for m in structural}
+    extra = {(f, r) for f, r, why in got if why in reason.values()} - expected
+    assert not extra, sorted(extra)[:5]
+
+
+def test_generated_traditional_and_fullwidth_values_are_standardised(
+    raw_sample, loaded: Paths
+) -> None:
+    kinds = ("traditional_chars", "fullwidth_digits")
+    entries = [m for m in _manifest(raw_sample) if m["kind"] in kinds]
+    assert entries, "the sample should contain traditional characters and full-width digits"
+    con = duckdb.connect()
+    cc = opencc.OpenCC("t2s")
+    checked = 0
+    for m in entries:
+        extract = Path(m["file"]).name.split("_", 1)[0]
+        column = m["column"]
+        rows = con.execute(
+            f"SELECT CAST({loader._q(column)} AS VARCHAR) FROM "
+            f"read_parquet('{loaded.landing / extract}/*/part-0.parquet') "
+            "WHERE _source_file = ? AND _source_row = ?",
+            [Path(m["file"]).name, int(m["row"])],
+        ).fetchall()
+        if not rows:  # the same row may also carry a defect that quarantined it
+            continue
+        (value,) = rows[0]
+        if value is None:
+            continue
+        assert not any("\uff10" <= ch <= "\uff19" for ch in value), (m, value)
+        assert cc.convert(value) == value, (m, value)
+        checked += 1
+    assert checked >= len(entries) // 2
+
+
+def _tiny_sample(out: Path, fmt: str):
+    from subjectdb.generate import generate
+
+    return generate(
+        out=out,
+        province="330000",
+        persons=600,
+        enterprises=80,
+        cases=1500,
+        years=(2024, 2025),
+        batches=2,
+        fmt=fmt,
+        defect_rate=0.03,
+        seed=5,
+    )
+
+
+def test_generated_gbk_and_utf8_extracts_land_identically(tmp_path: Path) -> None:
+    utf8 = _tiny_sample(tmp_path / "utf8", "csv")
+    gbk = _tiny_sample(tmp_path / "gbk", "csv-gbk")
+    a, b = data_dir(tmp_path, "a"), data_dir(tmp_path, "b")
+    ra, rb = load_paths([utf8.out], a), load_paths([gbk.out], b)
+    assert {r.encoding for r in ra} == {"utf-8"} and {r.encoding for r in rb} == {"gbk"}
+    assert [(r.file.name, r.rows_read, r.rows_landed, r.rows_quarantined) for r in ra] == [
+        (r.file.name, r.rows_read, r.rows_landed, r.rows_quarantined) for r in rb
+    ]
+    con = duckdb.connect()
+
+    def rel(p: Paths, folder: str, extract: str, stamp: str) -> str:
+        glob = p.root / folder / extract / "*" / "part-0.parquet"
+        return f"SELECT * EXCLUDE ({stamp}) FROM read_parquet('{glob}')"
+
+    for extract in ("cases", "persons", "enterprises"):
+        for folder, stamp in (("landing", "_loaded_at"), ("quarantine/load", "_quarantined_at")):
+            x, y = rel(a, folder, extract, stamp), rel(b, folder, extract, stamp)
+            diff = con.execute(
+                f"SELECT count(*) FROM (({x} EXCEPT ALL {y}) UNION ALL ({y} EXCEPT ALL {x}))"
+            ).fetchone()
+            assert diff == (0,), (extract, folder)
+
+
+def test_generated_parquet_extracts_load(tmp_path: Path) -> None:
+    sample = _tiny_sample(tmp_path / "pq", "parquet")
+    paths = data_dir(tmp_path)
+    reports = load_paths([sample.out], paths)
+    assert len(reports) == 6 and {r.encoding for r in reports} == {"parquet"}
+    for r in reports:
+        assert not r.rejected and r.balanced, r
+        assert r.rows_read == pq.ParquetFile(r.file).metadata.num_rows
+    (rows,) = landing(paths, "cases")[:1]
+    assert rows["_source_row"] >= 2 and rows["submitted_at"] is not None
+
+
+def test_a_second_concurrent_load_is_refused(tmp_path: Path) -> None:
+    import fcntl
+
+    paths = data_dir(tmp_path)
+    path = write(tmp_path / "cases_20240131.csv", csv_text([case_row(1)]))
+    with (paths.root / ".load.lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        with pytest.raises(LoadError, match="another `subjectdb load` is running"):
+            load_paths([path], paths)
+    assert only(load_paths([path], paths)).rows_landed == 1
