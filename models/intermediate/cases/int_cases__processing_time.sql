@@ -1,0 +1,60 @@
+{#-
+    One row per completed case with an acceptance time: the working days from acceptance to
+    completion on the official calendar, i.e. the number of working days d with
+    accepted date < d <= completed date (same-day completion = 0; public holidays off, make-up
+    working days on). With the running count of working days per calendar date, that is
+    index(completed date) - index(accepted date): two equality joins, no range join per case.
+    Dates outside the calendar seed fail the in_calendar tests on this model (never counted as
+    plain weekdays).
+-#}
+with calendar as (
+
+    select
+        cast(calendar_date as date) as calendar_date,
+        sum(case when cast(is_workday as {{ dbt.type_boolean() }}) then 1 else 0 end) over (
+            order by cast(calendar_date as date)
+            rows between unbounded preceding and current row
+        ) as workday_index
+    from {{ ref('ref_calendar') }}
+
+),
+
+source as (
+
+    select cases.case_id, cases.accepted_at, cases.completed_at
+    from {{ ref('int_cases__latest') }} as cases
+    inner join {{ ref('ref_case_statuses') }} as statuses
+        on statuses.status_code = cases.status_code
+    where cast(statuses.is_completed as {{ dbt.type_boolean() }})
+        and cases.accepted_at is not null
+        and cases.completed_at is not null
+
+),
+
+renamed as (
+
+    select
+        case_id,
+        cast(accepted_at as date) as accepted_date,
+        cast(completed_at as date) as completed_date
+    from source
+
+),
+
+final as (
+
+    select
+        renamed.case_id,
+        renamed.accepted_date,
+        renamed.completed_date,
+        cast(completed_day.workday_index - accepted_day.workday_index as {{ dbt.type_int() }})
+            as working_days
+    from renamed
+    left join calendar as accepted_day
+        on accepted_day.calendar_date = renamed.accepted_date
+    left join calendar as completed_day
+        on completed_day.calendar_date = renamed.completed_date
+
+)
+
+select * from final

@@ -1,0 +1,43 @@
+{#-
+    One row per year x county x 5-year age band x sex: residents on 1 July, for population
+    pyramids. Only non-empty cells are stored.
+-#}
+with source as (
+
+    select * from {{ ref('int_persons__midyear_residents') }}
+
+),
+
+counted as (
+
+    select
+        year,
+        region_code,
+        band_code,
+        age_group_code,
+        sex,
+        count(*) as population
+    from source
+    group by year, region_code, band_code, age_group_code, sex
+
+),
+
+final as (
+
+    select
+        counted.year,
+        counted.region_code,
+        regions.prefecture_code,
+        regions.province_code,
+        regions.urban_rural,
+        counted.band_code,
+        counted.age_group_code,
+        counted.sex,
+        counted.population
+    from counted
+    left join {{ ref('dim_region') }} as regions
+        on regions.region_code = counted.region_code
+
+)
+
+select * from final

@@ -1,0 +1,121 @@
+{#-
+    One row per case (its latest state): what was applied for, by whom (keyed hash only),
+    where, through which channel, how it was handled. Natural persons are placed in their
+    residence county with age and sex from the resident ID; legal persons in the enterprise's
+    registered county (register version valid at submission), age group NA.
+-#}
+with source as (
+
+    select * from {{ ref('int_cases__latest') }}
+
+),
+
+items as (
+
+    select item_code, category_code, theme_code, promised_days
+    from {{ ref('dim_service_item') }}
+
+),
+
+enterprise_versions as (
+
+    select * from {{ ref('int_enterprises__versions') }}
+
+),
+
+renamed as (
+
+    select
+        source.*,
+        cast(source.submitted_at as date) as submitted_date,
+        case
+            when source.applicant_type = 'person'
+                then {{ age_in_years('source.applicant_birth_date', 'cast(source.submitted_at as date)') }}
+        end as age_at_submission,
+        enterprise_versions.region_code as enterprise_region_code,
+        enterprise_versions.industry_section,
+        enterprise_versions.size_class
+    from source
+    left join enterprise_versions
+        on source.applicant_type = 'enterprise'
+        and enterprise_versions.enterprise_key = source.applicant_key
+        and (enterprise_versions.valid_from is null
+            or source.submitted_at >= enterprise_versions.valid_from)
+        and (enterprise_versions.valid_to is null
+            or source.submitted_at < enterprise_versions.valid_to)
+
+),
+
+final as (
+
+    select
+        renamed.case_id,
+        renamed.item_code,
+        items.category_code,
+        items.theme_code,
+        renamed.applicant_type,
+        renamed.applicant_key,
+        regions.region_code,
+        regions.prefecture_code,
+        regions.province_code,
+        regions.urban_rural,
+        renamed.dept_name,
+        renamed.dept_region_code,
+        renamed.channel_code,
+        cast(channels.is_online as {{ dbt.type_boolean() }}) as is_online,
+        renamed.submitted_at,
+        renamed.submitted_date,
+        cast({{ dbt.date_trunc('month', 'renamed.submitted_date') }} as date) as submitted_month,
+        cast(extract(year from renamed.submitted_date) as {{ dbt.type_int() }}) as submitted_year,
+        renamed.accepted_at,
+        renamed.completed_at,
+        renamed.status_code,
+        cast(statuses.is_completed as {{ dbt.type_boolean() }}) as is_completed,
+        renamed.outcome_code,
+        coalesce(renamed.promised_days, items.promised_days) as promised_days,
+        processing.working_days,
+        processing.working_days <= coalesce(renamed.promised_days, items.promised_days)
+            as is_on_time,
+        renamed.visits,
+        renamed.visits = 0 as is_zero_visit,
+        renamed.visits <= 1 as is_max_one_visit,
+        renamed.elicence_reused,
+        renamed.rating,
+        renamed.rating is not null as is_rated,
+        cast(ratings.is_satisfied as {{ dbt.type_boolean() }}) as is_satisfied,
+        cast(ratings.is_bad as {{ dbt.type_boolean() }}) as is_bad_review,
+        renamed.age_at_submission,
+        case
+            when renamed.applicant_type = 'enterprise' then 'NA'
+            else age_groups.age_group_code
+        end as age_group_code,
+        renamed.applicant_sex as sex,
+        renamed.industry_section,
+        renamed.size_class,
+        renamed.updated_at,
+        renamed._batch_id
+    from renamed
+    left join items on items.item_code = renamed.item_code
+    left join {{ ref('dim_region') }} as regions
+        on regions.region_code = case
+            when renamed.applicant_type = 'enterprise'
+                then coalesce(renamed.enterprise_region_code, renamed.residence_region_code)
+            else renamed.residence_region_code
+        end
+    left join {{ ref('dim_channel') }} as channels
+        on channels.channel_code = renamed.channel_code
+    left join {{ ref('ref_case_statuses') }} as statuses
+        on statuses.status_code = renamed.status_code
+    left join {{ ref('int_cases__processing_time') }} as processing
+        on processing.case_id = renamed.case_id
+    left join {{ ref('ref_ratings') }} as ratings
+        on ratings.rating = renamed.rating
+    left join {{ ref('dim_age_group') }} as age_groups
+        on renamed.applicant_type = 'person'
+        and age_groups.age_group_code <> 'NA'
+        and renamed.age_at_submission >= age_groups.age_from
+        and (age_groups.age_to is null or renamed.age_at_submission <= age_groups.age_to)
+
+)
+
+select * from final

@@ -1,0 +1,303 @@
+"""``subjectdb build``: raw suites → ``dbt build`` into a new file → gates → atomic swap.
+
+The served warehouse (``data/warehouse.duckdb``) is never written in place: dashboards may hold
+it open, and a failed build must leave it untouched. A build
+
+1. runs the Great Expectations raw suites (``validate.run_raw_suites``), which quarantine rows
+   failing a data standard (dbt staging drops them);
+2. copies the served warehouse (incremental models and snapshot history continue from it) to
+   ``data/build/warehouse.building.duckdb``, or starts an empty file, and runs ``dbt build``
+   (seeds, snapshots, models, unit and data tests) into it (a fixed name: dbt's parse cache
+   is only reused while the profile, and so the file path, stays the same);
+3. runs the publication gates (``validate.run_gates``) on the new file;
+4. only when every step passed: records the build in ``main.build_info`` inside the new file,
+   swaps it over the served file with an atomic ``os.replace`` and writes
+   ``data/warehouse.build.json`` (build id, time) so readers can detect a new build.
+
+A failed build keeps its file as ``data/build/warehouse.<build-id>.duckdb`` for inspection
+(the last :data:`KEEP_FAILED` failed builds are kept, older ones removed); the served file is
+untouched.
+Builds of one data folder are serialised with a lock file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import importlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from subjectdb.config import EXTRACTS, Paths
+from subjectdb.dbt_runner import DbtRun, ensure_quarantine_placeholder, run_dbt, scrub_key_material
+
+KEEP_FAILED = 3
+KEEP_WORK_DIRS = 5
+BUILD_INFO_JSON = "warehouse.build.json"
+BUILDING = "warehouse.building.duckdb"
+
+PASSED, FAILED, NOT_AVAILABLE, SKIPPED = "passed", "failed", "not available", "skipped"
+
+
+class BuildError(RuntimeError):
+    """A build could not start (e.g. nothing landed yet)."""
+
+
+class Summary(str):
+    """Plain text that rich prints verbatim: dbt and validation messages contain brackets
+    (``[5 failing rows]``, paths, lists) that rich would otherwise read as markup."""
+
+    def __rich__(self) -> Any:
+        from rich.text import Text
+
+        return Text(str(self))
+
+
+@dataclass
+class Step:
+    """One step of a build and how it ended."""
+
+    name: str
+    status: str
+    seconds: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class BuildResult:
+    """What a build did; ``ok`` only when the new warehouse was swapped in."""
+
+    build_id: str
+    served: Path
+    new_file: Path
+    full_refresh: bool
+    steps: list[Step] = field(default_factory=list)
+    dbt: DbtRun | None = None
+    swapped: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.swapped and all(s.status in (PASSED, NOT_AVAILABLE) for s in self.steps)
+
+    @property
+    def failed_steps(self) -> list[Step]:
+        return [s for s in self.steps if s.status == FAILED]
+
+    def summary(self) -> Summary:
+        head = "build {} {}".format(self.build_id, "OK" if self.ok else "FAILED")
+        lines = [head + (" (full refresh)" if self.full_refresh else "")]
+        for s in self.steps:
+            lines.append(f"  {s.name:<12} {s.status:<14} {s.seconds:6.1f}s")
+            lines.extend("      " + ln for ln in s.detail.splitlines() if ln.strip())
+        if self.ok:
+            lines.append(f"  served warehouse: {self.served}")
+        else:
+            kept = self.new_file if self.new_file.exists() else None
+            lines.append(f"  served warehouse unchanged: {self.served}")
+            if kept:
+                lines.append(f"  failed build kept for inspection: {kept}")
+        return Summary("\n".join(lines))
+
+
+def new_build_id() -> str:
+    now = dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+@contextmanager
+def _build_lock(paths: Paths) -> Iterator[None]:
+    """One build at a time per data folder (a second build waits)."""
+    paths.build_dir.mkdir(parents=True, exist_ok=True)
+    with open(paths.build_dir / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _render(report: Any, limit: int = 30) -> str:
+    """The failed checks of a validation report as plain text (one line each)."""
+    lines = [f"error: {e}" for e in (getattr(report, "errors", None) or [])]
+    failures = report.failures() if hasattr(report, "failures") else []
+    for o in failures[:limit]:
+        examples = ", ".join(map(str, getattr(o, "examples", [])[:3]))
+        lines.append(
+            f"{o.suite} batch {o.batch}: {o.expectation}({o.column}) "
+            f"{o.unexpected_count} unexpected" + (f", e.g. {examples}" if examples else "")
+        )
+    if len(failures) > limit:
+        lines.append(f"... and {len(failures) - limit} more failed checks")
+    if not lines and hasattr(report, "summary"):
+        lines.append(str(report.summary()))
+    return "\n".join(lines)
+
+
+def _validation_step(name: str, function: str, call: Callable[[Callable[..., Any]], Any]) -> Step:
+    """Run ``subjectdb.validate.<function>`` if that module and function exist."""
+    started = time.monotonic()
+    try:
+        module = importlib.import_module("subjectdb.validate")
+    except ModuleNotFoundError as exc:
+        if exc.name == "subjectdb.validate":
+            return Step(name, NOT_AVAILABLE, 0.0, "subjectdb.validate is not installed")
+        return Step(name, FAILED, time.monotonic() - started, f"import failed: {exc!r}")
+    except Exception as exc:  # a broken module is a failure, not "not available"
+        return Step(name, FAILED, time.monotonic() - started, f"import failed: {exc!r}")
+    fn = getattr(module, function, None)
+    if fn is None:
+        return Step(name, NOT_AVAILABLE, 0.0, f"subjectdb.validate.{function} does not exist")
+    try:
+        report = call(fn)
+    except Exception as exc:
+        return Step(name, FAILED, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
+    ok = bool(getattr(report, "ok", True))
+    detail = "" if ok else _render(report)
+    return Step(name, PASSED if ok else FAILED, time.monotonic() - started, detail)
+
+
+def _check_landing(paths: Paths) -> list[str]:
+    missing = [e for e in EXTRACTS if not any((paths.landing / e).glob("*/*.parquet"))]
+    return [
+        f"no landed batch for '{e}' under {paths.landing / e}: run `subjectdb load` first"
+        for e in missing
+    ]
+
+
+def _write_build_info(new_file: Path, build_id: str, full_refresh: bool, dbt: DbtRun) -> None:
+    import duckdb
+
+    with duckdb.connect(str(new_file)) as con:
+        con.execute(
+            """
+            create table if not exists main.build_info (
+                build_id varchar primary key,
+                built_at timestamp with time zone,
+                full_refresh boolean,
+                dbt_seconds double,
+                dbt_nodes varchar
+            )
+            """
+        )
+        con.execute(
+            "insert into main.build_info values (?, ?, ?, ?, ?)",
+            [
+                build_id,
+                dt.datetime.now(dt.UTC),
+                full_refresh,
+                round(dbt.seconds, 3),
+                json.dumps(dbt.node_counts, sort_keys=True),
+            ],
+        )
+        con.execute("checkpoint")
+
+
+def _prune(paths: Paths, current: str) -> None:
+    """Keep the last few failed warehouse files and dbt work folders."""
+    failed = sorted(p for p in paths.build_dir.glob("warehouse.*.duckdb") if p.name != BUILDING)
+    for old in failed[:-KEEP_FAILED]:
+        if current not in old.name:
+            old.unlink(missing_ok=True)
+            Path(str(old) + ".wal").unlink(missing_ok=True)
+    work = sorted(p for p in paths.build_dir.glob("dbt-*") if p.is_dir())
+    for old in work[:-KEEP_WORK_DIRS]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _keep_failed(result: BuildResult, paths: Paths) -> None:
+    """Keep a failed build's file as warehouse.<build-id>.duckdb for inspection."""
+    kept = paths.build_dir / f"warehouse.{result.build_id}.duckdb"
+    if result.new_file.exists():
+        os.replace(result.new_file, kept)
+        Path(f"{result.new_file}.wal").unlink(missing_ok=True)
+        result.new_file = kept
+    _prune(paths, result.build_id)
+
+
+def build(paths: Paths, full_refresh: bool = False, show_progress: bool = False) -> BuildResult:
+    """Build a new warehouse and swap it in only if everything passed (see module docs)."""
+    paths.ensure()
+    with _build_lock(paths):
+        return _build(paths, full_refresh, show_progress)
+
+
+def _build(paths: Paths, full_refresh: bool, show_progress: bool) -> BuildResult:
+    build_id = new_build_id()
+    new_file = paths.build_dir / BUILDING
+    for stale in (new_file, Path(f"{new_file}.wal")):  # left by a crashed build
+        stale.unlink(missing_ok=True)
+    result = BuildResult(build_id, paths.warehouse, new_file, full_refresh)
+
+    problems = _check_landing(paths)
+    if problems:
+        result.steps.append(Step("landing", FAILED, 0.0, "\n".join(problems)))
+        return result
+
+    # (1) raw suites: quarantine rows failing a data standard
+    result.steps.append(
+        _validation_step("raw suites", "run_raw_suites", lambda fn: fn(paths, show_progress))
+    )
+    if result.steps[-1].status == FAILED:
+        result.steps.append(Step("dbt build", SKIPPED))
+        return result
+
+    # (2) dbt build into a copy of the served warehouse (or an empty file)
+    ensure_quarantine_placeholder(paths)
+    started = time.monotonic()
+    if paths.warehouse.exists():
+        shutil.copyfile(paths.warehouse, new_file)
+        origin = f"started from a copy of {paths.warehouse.name}"
+    else:
+        origin = "started from an empty warehouse"
+    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    work_dir = paths.build_dir / f"dbt-{build_id}"
+    dbt = run_dbt(args, paths, new_file, work_dir, show_progress=show_progress)
+    scrub_key_material(work_dir / "target")
+    result.dbt = dbt
+    result.steps.append(
+        Step(
+            "dbt build",
+            PASSED if dbt.ok else FAILED,
+            time.monotonic() - started,
+            origin + "\n" + dbt.summary(),
+        )
+    )
+    if not dbt.ok:
+        result.steps.append(Step("gates", SKIPPED))
+        _keep_failed(result, paths)
+        return result
+
+    # (3) publication gates on the new file
+    result.steps.append(
+        _validation_step("gates", "run_gates", lambda fn: fn(paths, new_file, show_progress))
+    )
+    if result.steps[-1].status == FAILED:
+        _keep_failed(result, paths)
+        return result
+
+    # (4) record the build and swap it in atomically
+    started = time.monotonic()
+    _write_build_info(new_file, build_id, full_refresh, dbt)
+    Path(str(new_file) + ".wal").unlink(missing_ok=True)
+    os.replace(new_file, paths.warehouse)
+    info = {
+        "build_id": build_id,
+        "built_at": dt.datetime.now(dt.UTC).isoformat(),
+        "full_refresh": full_refresh,
+        "warehouse": paths.warehouse.name,
+    }
+    tmp = paths.root / (BUILD_INFO_JSON + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    os.replace(tmp, paths.root / BUILD_INFO_JSON)
+    result.swapped = True
+    result.steps.append(Step("swap", PASSED, time.monotonic() - started))
+    _prune(paths, build_id)
+    return result

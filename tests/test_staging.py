@@ -1,0 +1,168 @@
+"""Staging: the keyed hash (HMAC in SQL), quarantine filtering, code mappings, ID derivations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from subjectdb.config import PROJECT_DIR, Paths, hmac_key
+from subjectdb.dbt_runner import dbt_env, ensure_quarantine_placeholder, hmac_pads
+
+
+def _landing(paths: Paths, extract: str) -> str:
+    return (
+        f"read_parquet('{paths.landing}/{extract}/*/*.parquet', "
+        "hive_partitioning = false, union_by_name = true)"
+    )
+
+
+def _quarantine(paths: Paths) -> str:
+    return (
+        f"read_parquet('{paths.suite_quarantine}/*/*/*.parquet', "
+        "hive_partitioning = false, union_by_name = true)"
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "test-key-not-secret",
+        "k" * 64,  # exactly one block
+        "a much longer secret key than the sixty-four byte block of sha-256, hashed first",
+        "密钥-with-utf8",
+    ],
+)
+def test_hmac_pads_reproduce_rfc2104(key: str) -> None:
+    ipad, opad = hmac_pads(key)
+    assert len(ipad) == len(opad) == 128
+    for message in (b"11010519491231002X", b"", "中文".encode()):
+        inner = hashlib.sha256(bytes.fromhex(ipad) + message).digest()
+        outer = hashlib.sha256(bytes.fromhex(opad) + inner).hexdigest()
+        assert outer == hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def test_hmac_pads_reject_empty_key() -> None:
+    with pytest.raises(ValueError, match="empty"):
+        hmac_pads("")
+
+
+def _dbt(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "dbt.cli.main",
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(cwd / "target"),
+        "--log-path",
+        str(cwd / "logs"),
+    ]
+    return subprocess.run(cmd, env=env, cwd=PROJECT_DIR, capture_output=True, text=True)
+
+
+def test_keyed_hash_macro_equals_python_hmac(tmp_path: Path) -> None:
+    """The dbt macro, run by DuckDB, equals hmac.new(key, id, sha256) for the build's key."""
+    paths = Paths(tmp_path / "data").ensure()
+    ensure_quarantine_placeholder(paths)
+    env = dbt_env(paths, tmp_path / "show.duckdb")
+    ids = ["11010519491231002X", "91330102MA27XL1234", "中文标识"]
+    selects = " union all ".join(
+        f"select {i} as n, {{{{ keyed_hash(\"'{v}'\") }}}} as h" for i, v in enumerate(ids)
+    )
+    sql = f"{selects} union all select 99 as n, {{{{ keyed_hash('cast(null as varchar)') }}}} as h"
+    proc = _dbt(
+        ["show", "--quiet", "--inline", sql, "--output", "json", "--limit", "10"], env, tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {r["n"]: r["h"] for r in json.loads(proc.stdout[proc.stdout.index("{") :])["show"]}
+    key = hmac_key(paths).encode()
+    for i, value in enumerate(ids):
+        assert rows[i] == hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+    assert rows[99] is None
+
+
+def test_keyed_hash_fails_loudly_without_key(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    env = dbt_env(paths, tmp_path / "show.duckdb")
+    env["SUBJECTDB_HMAC_IPAD"] = ""
+    proc = _dbt(["compile", "--inline", "select {{ keyed_hash(\"'x'\") }}"], env, tmp_path)
+    assert proc.returncode != 0
+    assert "hmac_ipad_hex" in proc.stdout + proc.stderr
+
+
+def test_staging_drops_exactly_the_quarantined_rows(built: Paths) -> None:
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        for extract, model in (
+            ("cases", "stg_approval__cases"),
+            ("persons", "stg_population__persons"),
+            ("enterprises", "stg_enterprise__enterprises"),
+        ):
+            landed, kept, quarantined_kept = con.execute(
+                f"""
+                with q as (select distinct _source_file, _source_row from {_quarantine(built)}),
+                landed as (select _source_file, _source_row from {_landing(built, extract)})
+                select
+                    (select count(*) from landed
+                        anti join q using (_source_file, _source_row)),
+                    (select count(*) from staging.{model}),
+                    (select count(*) from staging.{model}
+                        semi join q using (_source_file, _source_row))
+                """
+            ).fetchone()  # type: ignore[misc]
+            assert kept == landed > 0, extract
+            assert quarantined_kept == 0, extract
+
+
+def test_staging_maps_codes_and_derives_from_the_id(built: Paths) -> None:
+    """Retired region codes become successors; birth date and sex come from the resident ID."""
+    with duckdb.connect(str(built.warehouse), read_only=True) as con:
+        retired = {
+            r[0]
+            for r in con.execute(
+                "select cast(retired_code as varchar) from reference.ref_region_code_changes"
+            ).fetchall()
+        }
+        used = {
+            r[0]
+            for r in con.execute(
+                "select residence_region_code from staging.stg_approval__cases union "
+                "select residence_region_code from staging.stg_population__persons union "
+                "select region_code from staging.stg_enterprise__enterprises"
+            ).fetchall()
+        }
+        assert not used & retired
+        rows = con.execute(
+            f"""
+            select l.applicant_id, s.applicant_birth_date, s.applicant_sex
+            from {_landing(built, "cases")} as l
+            join staging.stg_approval__cases as s using (_source_file, _source_row)
+            where s.applicant_type = 'person'
+            using sample 300 rows (reservoir, 7)
+            """
+        ).fetchall()
+    assert rows
+    for raw_id, birth, sex in rows:
+        raw_id = raw_id.strip().upper()
+        assert birth == dt.datetime.strptime(raw_id[6:14], "%Y%m%d").date()
+        assert sex == ("male" if int(raw_id[16]) % 2 else "female")
+
+
+def test_hmac_env_is_not_passed_to_dbt(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data")
+    os.environ.setdefault("SUBJECTDB_HMAC_KEY", "test-key-not-secret")
+    env = dbt_env(paths, tmp_path / "x.duckdb")
+    assert "SUBJECTDB_HMAC_KEY" not in env
+    assert env["SUBJECTDB_HMAC_IPAD"] == hmac_pads(hmac_key(paths))[0]
