@@ -95,6 +95,30 @@ def load(
 
 
 @app.command()
+def quarantine(
+    reason: Annotated[str | None, typer.Option(help="Show the rows quarantined for this reason.")] = None,
+    limit: Annotated[int, typer.Option(help="How many rows to show with --reason.")] = 20,
+    data_dir: DataDir = None,
+) -> None:
+    """What was rejected and why: counts by stage, extract, batch and reason; rows with --reason."""
+    from rich.table import Table
+
+    from subjectdb.queries import quarantine_counts, quarantine_rows
+
+    paths = get_paths(data_dir)
+    frame = quarantine_rows(paths.root, reason, limit) if reason else quarantine_counts(paths.root)
+    if frame.empty:
+        console.print("no quarantined rows" + (f" with reason {reason}" if reason else ""))
+        return
+    table = Table(title=f"quarantine in {paths.quarantine}")
+    for col in frame.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+@app.command()
 def build(
     data_dir: DataDir = None,
     full_refresh: Annotated[bool, typer.Option(help="Rebuild incremental models from scratch.")] = False,
