@@ -564,24 +564,15 @@ def population_pyramid(wh: Warehouse, f: Filters) -> Result:
     w = _Where()
     w.add("p.year = ?", year)
     _region_cond(w, f, "p")
-    if wh.has_table("marts", "fct_population_midyear_bands"):
-        sql = f"""
-            SELECT p.band_code AS band, b.age_group_code AS age_group, p.sex,
-                   sum(p.population) AS population
-            FROM {DB}.marts.fct_population_midyear_bands p
-            JOIN {DB}.reference.ref_age_bands b ON b.band_code = p.band_code
-            WHERE {w.sql()} {"AND list_contains(?, b.age_group_code)" if f.age_groups else ""}
-            GROUP BY 1, 2, 3, b.band_order ORDER BY b.band_order, p.sex
-        """
-        params = w.params + ([list(f.age_groups)] if f.age_groups else [])
-        return Result(wh.df(sql, params), "fct_population_midyear_bands")
     w.any_of("p.age_group_code", f.age_groups)
     sql = f"""
-        SELECT p.age_group_code AS band, p.age_group_code AS age_group, 'all' AS sex,
+        SELECT p.band_code AS band, p.age_group_code AS age_group, p.sex,
                sum(p.population) AS population
-        FROM {DB}.marts.subj_population p WHERE {w.sql()} GROUP BY 1, 2 ORDER BY 1
+        FROM {DB}.marts.subj_population_pyramid p
+        WHERE {w.sql()}
+        GROUP BY 1, 2, 3, p.band_order ORDER BY p.band_order, p.sex
     """
-    return Result(wh.df(sql, w.params), "subj_population")
+    return Result(wh.df(sql, w.params), "subj_population_pyramid")
 
 
 # --------------------------------------------------------------------------- performance
