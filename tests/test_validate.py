@@ -1,0 +1,786 @@
+"""Great Expectations raw suites and publication gates (subjectdb.validate).
+
+Three layers: the vectorised standards against python-stdnum; the raw suites and gates on small
+hand-made landing batches / warehouses (exact rows and reasons); and the generator's defect
+manifest through the real loader and build (the session fixtures).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from conftest import SAMPLE, copy_data
+from stdnum.cn import ric, uscc
+
+from subjectdb import validate as v
+from subjectdb.config import SEEDS_DIR, Paths
+from subjectdb.expectations import (
+    reference,
+    starts_formula,
+    valid_gb11643_values,
+    valid_gb32100_values,
+)
+
+# Manifest defect kind → the expectation that must catch it (reason in the quarantine).
+STANDARD_KINDS = {
+    "bad_id_check_digit": "expect_column_values_to_be_valid_gb11643_resident_id",
+    "bad_credit_code_check_digit": "expect_column_values_to_be_valid_gb32100_credit_code",
+    "unknown_item_code": "expect_column_values_to_be_in_service_catalog",
+    "accepted_before_submitted": "expect_column_pair_values_a_to_be_greater_than_b",
+    "future_date": "expect_column_values_to_not_be_after_batch_cutoff",
+    "missing_required": "expect_column_values_to_not_be_null",
+    "formula_text": "expect_column_values_to_not_start_a_spreadsheet_formula",
+}
+# Kinds other owners handle: the loader (structure, standardisation), dbt staging (retired
+# codes are mapped, re-sent duplicates resolved by latest state). The raw suites must not flag.
+NOT_MINE = (
+    "row_cut_short",
+    "extra_delimiter",
+    "traditional_chars",
+    "fullwidth_digits",
+    "duplicate_resent",
+    "retired_region_code",
+)
+
+
+# ------------------------------------------------------------------------------------------
+# Vectorised standards agree with python-stdnum
+# ------------------------------------------------------------------------------------------
+
+
+def test_gb11643_matches_stdnum() -> None:
+    rnd = random.Random(11643)
+    codes = ["330106", "110105", "440305", "330102", "330104", "999999", "110103"]
+    ids = []
+    for _ in range(5000):
+        y, m, d = rnd.randint(1900, 2025), rnd.randint(1, 13), rnd.randint(1, 31)
+        base = f"{rnd.choice(codes)}{y:04d}{m:02d}{d:02d}{rnd.randint(0, 999):03d}"
+        check = ric.calc_check_digit(base + "0")
+        if rnd.random() < 0.3:
+            check = rnd.choice("0123456789X")
+        if rnd.random() < 0.05:
+            check = check.lower()
+        ids.append(base + check)
+    ids += ["", "abc", "33010619800101001", "3301061980010100123", "33010619800101001Y"]
+    valid = valid_gb11643_values(pd.Series(ids))
+    assert 500 < len(valid) < 5000
+    assert [i for i in ids if (i in valid) != ric.is_valid(i)] == []
+
+
+def test_gb32100_matches_stdnum() -> None:
+    rnd = random.Random(32100)
+    alphabet = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+    codes = []
+    for _ in range(5000):
+        base = "".join(rnd.choice("0123456789") for _ in range(8))
+        base += "".join(rnd.choice(alphabet) for _ in range(9))
+        check = uscc.calc_check_digit(base)
+        if rnd.random() < 0.3:
+            check = rnd.choice(alphabet)
+        codes.append(base + check if rnd.random() > 0.05 else (base + check).lower())
+    codes += ["91330106MA2AAAAA0I", "", "9133010"]
+    valid = valid_gb32100_values(pd.Series(codes))
+    assert 500 < len(valid) < 5000
+    assert [c for c in codes if (c in valid) != uscc.is_valid(c)] == []
+
+
+def test_formula_prefixes() -> None:
+    s = pd.Series(["=1+1", "+8613800000000", "-2", "@SUM(A1)", "\tx", "\rx", "张三", None, "a=b"])
+    assert starts_formula(s).tolist() == [True] * 6 + [False] * 3
+
+
+# ------------------------------------------------------------------------------------------
+# Hand-made landing batches
+# ------------------------------------------------------------------------------------------
+
+
+def _person_id(code: str, birth: str, seq: int) -> str:
+    base = f"{code}{birth}{seq:03d}"
+    return base + ric.calc_check_digit(base + "0")
+
+
+def _credit_code(body: str) -> str:
+    return body + uscc.calc_check_digit(body)
+
+
+def _items() -> tuple[str, int]:
+    ref = reference()
+    code = sorted(ref.promised_days)[0]
+    return code, ref.promised_days[code]
+
+
+def _case(i: int, **over: object) -> dict[str, object]:
+    item, days = _items()
+    row: dict[str, object] = dict(
+        case_id=f"C{i:06d}",
+        item_code=item,
+        applicant_type="自然人",
+        applicant_id=_person_id("330106", "19900101", 11 + 2 * i),
+        applicant_name="张三",
+        applicant_phone="13800000000",
+        residence_region="330106",
+        dept_name="杭州市西湖区市场监督管理局",
+        dept_region="330106",
+        channel="窗口",
+        submitted_at=pd.Timestamp("2024-01-10 09:00"),
+        accepted_at=pd.Timestamp("2024-01-10 10:00"),
+        completed_at=pd.Timestamp("2024-01-12 16:00"),
+        status="已办结",
+        outcome="准予",
+        promised_days=days,
+        visits=1,
+        elicence_reused="否",
+        rating=5,
+        updated_at=pd.Timestamp("2024-01-12 16:00"),
+    )
+    row.update(over)
+    return row
+
+
+def _write_landing(paths: Paths, extract: str, batch: str, rows: list[dict[str, object]]) -> None:
+    df = pd.DataFrame(rows)
+    df["_batch_id"] = batch
+    df["_source_file"] = f"{extract}_{batch}.csv"
+    df["_source_row"] = pd.Series(range(2, len(df) + 2), dtype="int64")
+    df["_loaded_at"] = pd.Timestamp("2024-02-01")
+    for col in ("promised_days", "visits", "rating"):
+        if col in df:
+            df[col] = df[col].astype("Int32")
+    part = paths.landing_partition(extract, batch)
+    part.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(part / "part-0.parquet", index=False)
+
+
+def _quarantine(paths: Paths, extract: str, batch: str) -> pd.DataFrame:
+    return pd.read_parquet(v._quarantine_path(paths, extract, batch))
+
+
+@pytest.fixture
+def hand(tmp_path: Path) -> Paths:
+    """A landing zone with one cases batch: row k (line k+2) carries defect k."""
+    paths = Paths(tmp_path / "data").ensure()
+    good_cc = _credit_code("91330106MA2AAAA0" + "1")
+    rows = [_case(i) for i in range(40)]
+    rows += [_case(i, applicant_type="法人", applicant_id=good_cc) for i in range(40, 60)]
+    rows[1]["applicant_id"] = rows[1]["applicant_id"][:-1] + (  # type: ignore[index]
+        "0" if rows[1]["applicant_id"][-1] != "0" else "1"  # type: ignore[index]
+    )
+    rows[2]["residence_region"] = "999999"
+    rows[3]["accepted_at"] = pd.Timestamp("2024-01-09 08:00")
+    rows[4]["applicant_name"] = "=HYPERLINK(1)"
+    rows[5]["promised_days"] = 999
+    rows[6].update(applicant_type="法人", applicant_id=good_cc)
+    rows[7].update(
+        applicant_type="法人", applicant_id=good_cc[:-1] + ("0" if good_cc[-1] != "0" else "1")
+    )
+    rows[8]["updated_at"] = pd.Timestamp("2024-02-01 00:00:01")
+    rows[9] = dict(rows[0])  # identical re-send within the batch
+    rows[10]["channel"] = "传真"
+    rows[11]["item_code"] = "ZZ9999"
+    rows[12]["case_id"] = None
+    rows[13]["completed_at"] = None  # completed without a completion time
+    rows[14]["residence_region"] = "110103"  # retired (崇文区): mapped by dbt, not rejected
+    rows[15]["updated_at"] = pd.Timestamp("2024-01-31 23:59:59")  # end of cut-off day: fine
+    _write_landing(paths, "cases", "20240131", rows)
+    return paths
+
+
+EXPECTED_HAND = {
+    3: ("expect_column_values_to_be_valid_gb11643_resident_id", "applicant_id"),
+    4: ("expect_column_values_to_be_in_gbt2260_region_codes", "residence_region"),
+    5: ("expect_column_pair_values_a_to_be_greater_than_b", "accepted_at,submitted_at"),
+    6: ("expect_column_values_to_not_start_a_spreadsheet_formula", "applicant_name"),
+    7: ("expect_promised_days_to_match_service_catalog", "item_code,promised_days"),
+    9: ("expect_column_values_to_be_valid_gb32100_credit_code", "applicant_id"),
+    10: ("expect_column_values_to_not_be_after_batch_cutoff", "updated_at"),
+    11: ("expect_record_versions_to_be_unique_within_batch", "case_id,updated_at"),
+    12: ("expect_column_values_to_be_in_set", "channel"),
+    13: ("expect_column_values_to_be_in_service_catalog", "item_code"),
+    14: ("expect_column_values_to_not_be_null", "case_id"),
+    15: ("expect_column_values_to_not_be_null", "completed_at"),
+}
+
+
+def test_each_standard_flags_exactly_its_row(hand: Paths) -> None:
+    report = v.run_raw_suites(hand)
+    assert report.errors == []
+    q = _quarantine(hand, "cases", "20240131")
+    got = set(zip(q["_source_row"].astype(int), q["reason"], q["column"], strict=True))
+    assert got == {(row, reason, col) for row, (reason, col) in EXPECTED_HAND.items()}
+    assert set(q["stage"]) == {"raw_suite"} and set(q["extract"]) == {"cases"}
+    assert set(q["_source_file"]) == {"cases_20240131.csv"}
+    assert q.loc[q["_source_row"] == 6, "original"].item() == "=HYPERLINK(1)"
+    pair = json.loads(q.loc[q["_source_row"] == 7, "original"].item())
+    assert pair["promised_days"] == 999
+    # 12 of 60 rows fail, one each: under 5 % per standard → the suite passes, rows quarantined
+    assert report.ok, report.failures()
+    assert report.quarantined_rows == len(EXPECTED_HAND)
+    by_exp = {(o.expectation, o.column): o for o in report.outcomes}
+    assert by_exp[("expect_column_values_to_be_in_set", "channel")].unexpected_count == 1
+    assert by_exp[("expect_column_values_to_be_in_set", "channel")].examples == ["传真"]
+
+
+def test_results_table_and_data_docs(hand: Paths) -> None:
+    report = v.run_raw_suites(hand)
+    results = pd.read_parquet(hand.validation / "results.parquet")
+    assert set(results["run_id"]) == {report.run_id}
+    assert len(results) == len(report.outcomes)
+    row = results[results["expectation"] == "expect_column_values_to_be_in_set"]
+    assert {"channel", "status", "applicant_type"} <= set(row["column"])
+    channel = row[row["column"] == "channel"]
+    assert json.loads(channel["examples"].item()) == ["传真"]
+    v.run_raw_suites(hand)
+    assert len(set(pd.read_parquet(hand.validation / "results.parquet")["run_id"])) == 2
+    index = (hand.data_docs / "index.html").read_text(encoding="utf-8")
+    assert "raw_cases" in index
+    pages = list((hand.data_docs / "validations").rglob("*.html"))
+    assert any("cases-batch-20240131" in p.name for p in pages)
+    page = next(p for p in pages if "cases-batch-20240131" in p.name).read_text(encoding="utf-8")
+    assert "values must be valid GB 11643-1999 resident IDs" in page  # the custom renderer
+
+
+def test_systematic_failure_fails_the_suite(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    rows = [_case(i, channel="传真" if i % 2 else "窗口") for i in range(20)]
+    _write_landing(paths, "cases", "20240131", rows)
+    report = v.run_raw_suites(paths)
+    assert not report.ok
+    [failed] = report.failures()
+    assert (failed.expectation, failed.column, failed.unexpected_count) == (
+        "expect_column_values_to_be_in_set",
+        "channel",
+        10,
+    )
+    assert len(_quarantine(paths, "cases", "20240131")) == 10
+
+
+def test_chunks_and_workers_give_the_same_answer(
+    hand: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a second batch (same rows, a later cut-off): two batches for two worker processes
+    shutil.copytree(
+        hand.landing_partition("cases", "20240131"), hand.landing_partition("cases", "20240229")
+    )
+    batches = ("20240131", "20240229")
+
+    def quarantined() -> dict[str, pd.DataFrame]:
+        return {
+            b: _quarantine(hand, "cases", b)
+            .drop(columns="_quarantined_at")
+            .sort_values(["_source_row", "reason", "column"])
+            .reset_index(drop=True)
+            for b in batches
+        }
+
+    whole_report = v.run_raw_suites(hand, workers=1)
+    whole = quarantined()
+    # the later cut-off accepts row 10's 2024-02-01 update: one finding fewer
+    assert len(whole["20240229"]) == len(whole["20240131"]) - 1
+    monkeypatch.setattr(v, "CHUNK_ROWS", 20)  # 60 rows → 3 chunks split by case_id hash
+    report = v.run_raw_suites(hand, workers=2)  # two spawned processes
+    chunked = quarantined()
+    for b in batches:
+        pd.testing.assert_frame_equal(whole[b], chunked[b])
+    key = lambda o: (o.batch, o.expectation, o.column)  # noqa: E731
+    assert sorted((key(o), o.unexpected_count, o.element_count) for o in report.outcomes) == sorted(
+        (key(o), o.unexpected_count, o.element_count) for o in whole_report.outcomes
+    )
+    pages = [p.name for p in (hand.data_docs / "validations").rglob("*.html")]
+    assert {"cases-batch-20240131.html", "cases-batch-20240229.html"} <= set(pages)
+
+
+def test_empty_batch_still_writes_quarantine_file(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    _write_landing(paths, "cases", "20240131", [_case(i) for i in range(3)])
+    report = v.run_raw_suites(paths)
+    assert report.ok and report.quarantined_rows == 0
+    q = _quarantine(paths, "cases", "20240131")
+    assert q.empty and list(q.columns) == v.QUARANTINE_SCHEMA.names
+
+
+def test_row_count_outside_usual_range_warns(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    sizes = {"20240131": 30, "20240229": 10, "20240331": 12, "20240430": 60}
+    for batch, n in sizes.items():
+        end = pd.Timestamp(batch) - pd.Timedelta(days=5)
+        rows = [
+            _case(i, submitted_at=end, accepted_at=end, completed_at=end, updated_at=end)
+            for i in range(n)
+        ]
+        _write_landing(paths, "cases", batch, rows)
+    report = v.run_raw_suites(paths)
+    counts = {
+        o.batch: o
+        for o in report.outcomes
+        if o.expectation == "expect_table_row_count_to_be_between"
+    }
+    # the first batch is compared with nothing; 20240229 only with later-than-first batches
+    assert counts["20240131"].success and "no comparable" in counts["20240131"].note
+    assert counts["20240229"].success and counts["20240331"].success
+    assert not counts["20240430"].success  # 60 > 3 × max(10, 12)
+    assert counts["20240430"].status == "warning"
+    assert report.ok  # a warning does not stop the build
+
+
+def test_missing_column_is_a_clear_error(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    rows = [_case(i) for i in range(3)]
+    for r in rows:
+        del r["channel"]
+    _write_landing(paths, "cases", "20240131", rows)
+    report = v.run_raw_suites(paths)
+    assert not report.ok
+    [err] = report.errors
+    assert "cases/batch=20240131/part-0.parquet" in err and "channel" in err
+
+
+def test_no_landing_is_an_error(tmp_path: Path) -> None:
+    report = v.run_raw_suites(Paths(tmp_path / "data").ensure())
+    assert not report.ok and "subjectdb load" in report.errors[0]
+
+
+def test_persons_and_enterprises(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    persons = []
+    for i in range(30):
+        sex = "男" if i % 2 else "女"
+        pid = _person_id("330106", "19900215", 100 + i)
+        persons.append(
+            dict(
+                person_id=pid,
+                name="李四",
+                phone="13900000000",
+                birth_date=pd.Timestamp("1990-02-15").date(),
+                sex=sex,
+                hukou_region="330106",
+                residence_region="330106",
+                status="常住",
+                status_date=pd.Timestamp("2000-01-01").date(),
+                updated_at=pd.Timestamp("2024-01-05 08:00"),
+            )
+        )
+    persons[1]["sex"] = "女"  # sequence 101 is odd → male
+    persons[2]["birth_date"] = pd.Timestamp("1991-02-15").date()
+    persons[3]["status"] = "失踪"
+    persons[4]["status_date"] = pd.Timestamp("1980-01-01").date()  # before birth
+    _write_landing(paths, "persons", "20240131", persons)
+    ents = []
+    for i in range(30):
+        ents.append(
+            dict(
+                credit_code=_credit_code(f"9133010{i:02d}MA2AAA0A"[:17]),
+                name="杭州某某科技有限公司",
+                legal_form="有限责任公司",
+                industry="I",
+                size_class="小型",
+                registered_capital=100.0,
+                established_date=pd.Timestamp("2015-03-01").date(),
+                closed_date=None,
+                status="存续",
+                region="330106",
+                updated_at=pd.Timestamp("2024-01-05 08:00"),
+            )
+        )
+    ents[1]["industry"] = "Z"
+    ents[2]["closed_date"] = pd.Timestamp("2010-01-01").date()
+    ents[3]["name"] = "@evil"
+    ents[4]["registered_capital"] = -5.0
+    _write_landing(paths, "enterprises", "20240131", ents)
+    report = v.run_raw_suites(paths)
+    assert report.errors == []
+    pq_ = _quarantine(paths, "persons", "20240131")
+    got = set(zip(pq_["_source_row"].astype(int), pq_["reason"], strict=True))
+    assert got == {
+        (3, "expect_birth_date_and_sex_to_agree_with_resident_id"),
+        (4, "expect_birth_date_and_sex_to_agree_with_resident_id"),
+        (5, "expect_column_values_to_be_in_set"),
+        (6, "expect_column_pair_values_a_to_be_greater_than_b"),
+    }
+    eq_ = _quarantine(paths, "enterprises", "20240131")
+    got = set(zip(eq_["_source_row"].astype(int), eq_["reason"], eq_["column"], strict=True))
+    assert got == {
+        (3, "expect_column_values_to_be_in_set", "industry"),
+        (4, "expect_column_pair_values_a_to_be_greater_than_b", "closed_date,established_date"),
+        (5, "expect_column_values_to_not_start_a_spreadsheet_formula", "name"),
+        (6, "expect_column_values_to_be_between", "registered_capital"),
+    }
+
+
+def test_stale_quarantine_partition_is_dropped(hand: Paths) -> None:
+    v.run_raw_suites(hand)
+    stale = v._quarantine_path(hand, "cases", "20230131")
+    stale.parent.mkdir(parents=True)
+    shutil.copy(v._quarantine_path(hand, "cases", "20240131"), stale)
+    v.run_raw_suites(hand)
+    assert not stale.exists()
+    assert v._quarantine_path(hand, "cases", "20240131").exists()
+
+
+def test_suite_definitions_use_known_seed_parameters() -> None:
+    params = v.suite_parameters(SEEDS_DIR)
+    for extract in ("cases", "persons", "enterprises"):
+        sd = v.load_suite_def(extract)
+        text = json.dumps(sd.expectations)
+        for name in {p for p in params if f'"{p}"' in text}:
+            assert params[name], name
+        v._gx_suite(sd.name, sd.row_level(), sd.meta)  # every entry is a valid expectation
+
+
+# ------------------------------------------------------------------------------------------
+# Gates on a hand-made warehouse
+# ------------------------------------------------------------------------------------------
+
+
+def _warehouse(path: Path, tamper: str = "") -> Path:
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA marts; CREATE SCHEMA staging")
+    con.execute(
+        "CREATE TABLE staging.stg_approval__cases AS "
+        "SELECT 'C' || i AS case_id FROM range(20) t(i) UNION ALL SELECT 'C1'"
+    )
+    con.execute(
+        "CREATE TABLE marts.fct_service_cases AS SELECT 'C' || i AS case_id FROM range(20) t(i)"
+    )
+    con.execute(
+        """CREATE TABLE marts.subj_service_demand AS SELECT * FROM (VALUES
+        ('330106', 'person', '25-44', 12, 10, 1000, 12.0),
+        ('330106', 'enterprise', 'NA', 8, 5, NULL, NULL)) t(region_code, applicant_type,
+        age_group_code, cases, distinct_applicants, population, rate_per_1000)"""
+    )
+    con.execute(
+        "CREATE TABLE marts.subj_applicant_demand AS SELECT sha256('k' || i) AS applicant_key, "
+        "'330106' AS region_code, 1 AS cases FROM range(20) t(i)"
+    )
+    con.execute(
+        """CREATE TABLE marts.subj_service_performance AS SELECT * FROM (VALUES
+        ('XK0001', '330106', 20, 15, 2.0, 5.0, 0.8, 0.5, 0.9, 10, 0.7, 0.1, 12))
+        t(item_code, region_code, cases, completed_cases, median_working_days, p90_working_days,
+          on_time_rate, zero_visit_rate, max_one_visit_rate, rated_cases, satisfaction_rate,
+          bad_review_rate, distinct_applicants)"""
+    )
+    con.execute(
+        """CREATE TABLE marts.subj_digital_divide AS SELECT * FROM (VALUES
+        ('330106', 'web', 15, 10, 0.75, 0.9), ('330106', 'window', 5, 4, 0.25, 0.9))
+        t(region_code, channel_code, cases, distinct_applicants, channel_share, online_share)"""
+    )
+    con.execute(
+        """CREATE TABLE marts.subj_demand_standardised AS SELECT * FROM (VALUES
+        (2024, '330106', 'ALL', 12, 1000, 12.0, 11.0, 14.0, 0.86, 0.44, 1.5))
+        t(year, region_code, theme_code, cases, population, crude_rate, age_standardised_rate,
+          expected_cases, standardised_ratio, ratio_ci_low, ratio_ci_high)"""
+    )
+    for t, cols in {
+        "subj_population": "2024 AS year, '330106' AS region_code, 1000 AS population",
+        "subj_enterprise_population": "2024 AS year, 'I' AS industry_section, "
+        "5 AS active_enterprises",
+        "subj_processing_time": "'XK0001' AS item_code, 2 AS working_days, 15 AS completed_cases",
+        "subj_enterprise_demand": "'330106' AS region_code, 8 AS cases, 5 AS distinct_applicants, "
+        "5 AS active_enterprises, 1.6 AS rate_per_1000",
+    }.items():
+        con.execute(f"CREATE TABLE marts.{t} AS SELECT {cols}")
+    if tamper:
+        con.execute(tamper)
+    con.close()
+    return path
+
+
+def _gate_failures(report: v.SuiteReport) -> set[tuple[str, str, str]]:
+    return {(o.batch.split(".")[0], o.expectation, o.column) for o in report.failures()}
+
+
+def test_clean_warehouse_passes_gates(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    report = v.run_gates(paths, _warehouse(tmp_path / "wh.duckdb"))
+    assert report.ok, [(o.batch, o.expectation, o.column, o.note) for o in report.failures()]
+    release = [o for o in report.outcomes if o.suite == "gate_open_data"]
+    assert [(o.status, o.note) for o in release] == [("not checked", "no release to check")]
+    assert any(o.expectation == "expect_column_pair_values_to_be_equal" for o in report.outcomes)
+    assert (paths.data_docs / "index.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (
+            "UPDATE marts.subj_service_demand SET cases = cases + 1 "
+            "WHERE applicant_type = 'person'",
+            ("warehouse", "expect_column_pair_values_to_be_equal", "subject_total,fact_total"),
+        ),
+        (
+            "INSERT INTO staging.stg_approval__cases VALUES ('C99')",
+            ("warehouse", "expect_column_pair_values_to_be_equal", "fact_total,staged_total"),
+        ),
+    ],
+)
+def test_totals_that_do_not_reconcile_fail(
+    tmp_path: Path, tamper: str, expected: tuple[str, str, str]
+) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    report = v.run_gates(paths, _warehouse(tmp_path / "wh.duckdb", tamper))
+    assert not report.ok
+    assert _gate_failures(report) == {expected}
+
+
+def test_each_tampered_subject_table_fails_its_gate(tmp_path: Path) -> None:
+    # one tamper per table, so one gate run proves each gate catches its own defect only
+    tamper = """
+        UPDATE marts.subj_digital_divide SET online_share = 1.2 WHERE channel_code = 'web';
+        UPDATE marts.subj_digital_divide SET region_code = '330106198001010011'
+            WHERE channel_code = 'window';
+        UPDATE marts.subj_demand_standardised SET ratio_ci_low = 0.9;
+        UPDATE marts.subj_service_demand SET population = 0 WHERE applicant_type = 'person';
+        UPDATE marts.subj_service_performance SET item_code = '13812345678';
+        UPDATE marts.subj_applicant_demand SET region_code = '王小明' WHERE applicant_key = (
+            SELECT min(applicant_key) FROM marts.subj_applicant_demand);
+        UPDATE marts.subj_enterprise_demand SET region_code = '91330106MA2AAAA01E';
+    """
+    paths = Paths(tmp_path / "data").ensure()
+    report = v.run_gates(paths, _warehouse(tmp_path / "wh.duckdb", tamper))
+    assert not report.ok
+    assert _gate_failures(report) == {
+        ("subj_digital_divide", "expect_column_values_to_be_between", "online_share"),
+        ("subj_digital_divide", "expect_column_values_to_not_match_regex", "region_code"),
+        (
+            "subj_demand_standardised",
+            "expect_column_pair_values_a_to_be_greater_than_b",
+            "standardised_ratio,ratio_ci_low",
+        ),
+        ("subj_service_demand", "expect_column_values_to_be_between", "population"),
+        ("subj_service_performance", "expect_column_values_to_not_match_regex", "item_code"),
+        ("subj_applicant_demand", "expect_column_values_to_not_match_regex", "region_code"),
+        ("subj_enterprise_demand", "expect_column_values_to_not_match_regex", "region_code"),
+    }
+    kinds = {(o.batch, o.note) for o in report.failures() if o.suite == "gate_personal_data"}
+    assert kinds == {
+        ("subj_digital_divide", "resident_id"),
+        ("subj_digital_divide", "credit_code"),  # an all-digit ID also has a credit code's shape
+        ("subj_service_performance", "phone"),
+        ("subj_applicant_demand", "chinese_name"),
+        ("subj_enterprise_demand", "credit_code"),
+    }
+
+
+def test_missing_subject_table_fails(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    wh = _warehouse(tmp_path / "wh.duckdb", "DROP TABLE marts.subj_processing_time")
+    report = v.run_gates(paths, wh)
+    assert ("subj_processing_time", "table_exists", "") in _gate_failures(report)
+
+
+def test_gates_open_the_warehouse_read_only(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    wh = _warehouse(tmp_path / "wh.duckdb")
+    before = wh.read_bytes()
+    reader = duckdb.connect(str(wh), read_only=True)  # a served reader holds the file
+    try:
+        assert v.run_gates(paths, wh).ok
+    finally:
+        reader.close()
+    assert wh.read_bytes() == before
+
+
+def _release(paths: Paths, frame: pd.DataFrame, threshold: int = 10) -> Path:
+    rel = paths.releases / "2026.11.0"
+    (rel / "data").mkdir(parents=True)
+    frame.to_parquet(rel / "data" / "service_demand.parquet", index=False)
+    (rel / "datapackage.json").write_text(json.dumps({"disclosure": {"threshold": threshold}}))
+    return rel
+
+
+def test_release_disclosure_gate(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    assert [(o.status, o.note) for o in v.check_open_data(paths).outcomes] == [
+        ("not checked", "no release to check")
+    ]
+    ok = pd.DataFrame(
+        {
+            "region_code": ["330106", "330108", "330110"],
+            "industry_name_zh": ["金融业", "金融业", "制造业"],  # seed labels, not names
+            "cases": [40, None, 25],
+            "cases_status": ["", "primary", ""],
+            "distinct_applicants": [12, 3, 10],
+        }
+    )
+    rel = _release(paths, ok)
+    report = v.check_open_data(paths)
+    assert report.ok, [(o.batch, o.expectation, o.note) for o in report.failures()]
+    checked = {(o.expectation, o.column) for o in report.outcomes if o.status == "passed"}
+    assert ("expect_column_values_to_be_null", "cases (cases_status)") in checked
+    assert ("expect_column_values_to_be_between", "distinct_applicants") in checked
+
+    def failures(frame: pd.DataFrame) -> set[tuple[str, str, str]]:
+        shutil.rmtree(rel)
+        _release(paths, frame)
+        return _gate_failures(v.check_open_data(paths))
+
+    # a 3-applicant cell published
+    assert failures(ok.assign(cases_status=["", "", ""], cases=[40, 7, 25])) == {
+        ("2026", "expect_column_values_to_be_between", "distinct_applicants")
+    }
+    # marked suppressed but the value still published
+    assert failures(ok.assign(cases=[40, 7, 25])) == {
+        ("2026", "expect_column_values_to_be_null", "cases (cases_status)")
+    }
+    assert failures(ok.assign(cases_status=["", "hidden", ""])) == {
+        ("2026", "expect_column_values_to_be_in_set", "cases_status")
+    }
+    assert {f[1] for f in failures(ok.drop(columns="cases_status"))} == {
+        "suppression_status_column_exists"
+    }
+    assert failures(ok.assign(region_code=["330106", "13912345678", "330110"])) == {
+        ("2026", "expect_column_values_to_not_match_regex", "region_code")
+    }
+
+
+def test_personal_data_patterns_ignore_keyed_hashes() -> None:
+    import hashlib
+    import re
+
+    patterns = [re.compile(p) for p in v.load_gates_config()["pii"]["patterns"].values()]
+    keys = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(20_000)]
+    assert [k for k in keys if any(p.search(k) for p in patterns)] == []
+    for text in ("330106199001010011", "91330106MA2AAAA01E", "电话13812345678", "欧阳娜娜"):
+        assert any(p.search(text) for p in patterns), text
+    for text in ("330106", "金华市", "XK0001", "2024-01", "出生", "web"):
+        assert not any(p.search(text) for p in patterns), text
+
+
+def test_no_warehouse_is_an_error(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    report = v.run_gates(paths, paths.warehouse)
+    assert not report.ok and "subjectdb build" in report.errors[0]
+
+
+# ------------------------------------------------------------------------------------------
+# The generator's defect manifest through the real loader (session fixtures)
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def suite_run(
+    loaded: Paths, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Paths, v.SuiteReport]:
+
+    paths = copy_data(loaded, tmp_path_factory.mktemp("validate") / "data")
+    return paths, v.run_raw_suites(paths)
+
+
+def _landed_manifest(raw_sample: object, paths: Paths) -> pd.DataFrame:
+    manifest = pd.read_csv(raw_sample.manifest, dtype={"file": str, "column": str})  # type: ignore[attr-defined]
+    manifest["file"] = manifest["file"].map(lambda f: Path(f).name)
+    load_q = paths.load_quarantine
+    if load_q.exists() and any(load_q.rglob("*.parquet")):
+        lq = duckdb.sql(
+            f"SELECT DISTINCT _source_file, _source_row FROM read_parquet('{load_q}/*/*/*.parquet')"
+        ).df()
+        dropped = set(zip(lq["_source_file"], lq["_source_row"], strict=True))
+        manifest = manifest[
+            [(f, r) not in dropped for f, r in zip(manifest["file"], manifest["row"], strict=True)]
+        ]
+    return manifest
+
+
+def test_manifest_defects_caught_by_named_expectations(raw_sample, suite_run) -> None:  # noqa: ANN001
+    paths, report = suite_run
+    assert report.errors == []
+    manifest = _landed_manifest(raw_sample, paths)
+    q = duckdb.sql(f"SELECT * FROM read_parquet('{paths.suite_quarantine}/*/*/*.parquet')").df()
+    flagged_rows = set(zip(q["_source_file"], q["_source_row"], strict=True))
+    seen_kinds = set(manifest["kind"])
+    assert {"bad_id_check_digit", "missing_required", "future_date", "formula_text"} <= seen_kinds
+    for kind, reason in STANDARD_KINDS.items():
+        expected = manifest[manifest["kind"] == kind]
+        cols = set(expected["column"])
+        mine = q[(q["reason"] == reason)]
+        if kind == "accepted_before_submitted":
+            mine = mine[mine["column"] == "accepted_at,submitted_at"]
+        elif kind != "missing_required":
+            mine = mine[mine["column"].isin(cols)]
+        got = set(zip(mine["_source_file"], mine["_source_row"], strict=True))
+        want = set(zip(expected["file"], expected["row"], strict=True))
+        assert got == want, (kind, sorted(got ^ want)[:10])
+        assert len(mine) == len(expected), kind
+    for kind in NOT_MINE:
+        rows = manifest[manifest["kind"] == kind]
+        hits = set(zip(rows["file"], rows["row"], strict=True)) & flagged_rows
+        assert hits == set(), (kind, sorted(hits)[:10])
+
+
+def test_clean_sample_passes_every_suite(tmp_path: Path) -> None:
+    from subjectdb.generate import generate
+    from subjectdb.load import load_paths
+
+    params = dict(SAMPLE, persons=1_500, enterprises=200, cases=4_000, defect_rate=0.0, seed=3)
+    raw = generate(out=tmp_path / "raw", **params)
+    paths = Paths(tmp_path / "data").ensure()
+    load_paths([raw.out], paths)
+    report = v.run_raw_suites(paths)
+    assert report.errors == []
+    assert report.quarantined_rows == 0, [
+        (o.suite, o.batch, o.expectation, o.column, o.examples)
+        for o in report.outcomes
+        if o.unexpected_count
+    ]
+    assert report.ok
+    batches = {(o.suite, o.batch) for o in report.outcomes}
+    assert {s for s, _ in batches} == {"raw_cases", "raw_persons", "raw_enterprises"}
+
+
+def test_built_warehouse_passes_gates_and_tamper_is_caught(built: Paths, tmp_path: Path) -> None:
+    report = v.run_gates(built, built.warehouse)
+    assert report.ok, [(o.batch, o.expectation, o.column, o.note) for o in report.failures()]
+    tampered = tmp_path / "tampered.duckdb"
+    shutil.copy(built.warehouse, tampered)
+    con = duckdb.connect(str(tampered))
+    con.execute(
+        "UPDATE marts.subj_service_performance SET on_time_rate = 1.5 "
+        "WHERE rowid = (SELECT min(rowid) FROM marts.subj_service_performance)"
+    )
+    con.close()
+    failures = _gate_failures(v.run_gates(built, tampered))
+    assert failures == {
+        ("subj_service_performance", "expect_column_values_to_be_between", "on_time_rate")
+    }
+
+
+def test_build_refuses_a_warehouse_failing_a_gate(
+    built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from subjectdb import build
+
+    paths = copy_data(built, tmp_path / "data")
+    served = paths.warehouse.read_bytes()
+    real = v.run_gates
+
+    def tampering_gates(p: Paths, warehouse: Path, *args: object, **kw: object) -> v.SuiteReport:
+        con = duckdb.connect(str(warehouse))
+        con.execute("UPDATE marts.subj_digital_divide SET online_share = -0.5")
+        con.close()
+        return real(p, warehouse, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(v, "run_gates", tampering_gates)
+    result = build.build(paths)
+    assert not result.ok
+    assert paths.warehouse.read_bytes() == served
+
+
+def test_stored_examples_never_show_personal_values(suite_run) -> None:  # noqa: ANN001
+    """Results are read by the dashboard and Data Docs: personal examples are masked."""
+    import re
+
+    paths, _ = suite_run
+    results = duckdb.sql(
+        f"SELECT \"column\", examples FROM read_parquet('{paths.validation}/results.parquet')"
+    ).df()
+    flagged_id = results[results["column"] == "applicant_id"]
+    assert (flagged_id["examples"] != "[]").any(), "the sample has bad IDs: examples expected"
+    for text in results["examples"]:
+        assert not re.search(r"\d{17}[\dXx]|1[3-9]\d{9}", text), text
+    assert v.mask_example("330102199001011234") == "330102***********4"
+    assert v.mask_example("张三丰") == "张**"
