@@ -45,7 +45,9 @@ def generate(
     years: Annotated[str, typer.Option(help="Year range, e.g. 2024-2025.")] = "2024-2025",
     batches: Annotated[int, typer.Option(help="Extract batches over the period.")] = 6,
     format: Annotated[str, typer.Option("--format", help="csv | csv-gbk | parquet.")] = "csv",
-    defect_rate: Annotated[float, typer.Option(help="Share of rows with an injected defect.")] = 0.01,
+    defect_rate: Annotated[
+        float, typer.Option(help="Share of rows with an injected defect.")
+    ] = 0.01,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 2026,
     data_dir: DataDir = None,
 ) -> None:
@@ -75,7 +77,9 @@ def generate(
 
 @app.command()
 def load(
-    paths_: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Extract files or folders.")],
+    paths_: Annotated[
+        list[Path], typer.Argument(metavar="PATH...", help="Extract files or folders.")
+    ],
     encoding: Annotated[
         str | None, typer.Option(help="Force an encoding (utf-8, gbk); detected by default.")
     ] = None,
@@ -96,7 +100,9 @@ def load(
 
 @app.command()
 def quarantine(
-    reason: Annotated[str | None, typer.Option(help="Show the rows quarantined for this reason.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Show the rows quarantined for this reason.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="How many rows to show with --reason.")] = 20,
     data_dir: DataDir = None,
 ) -> None:
@@ -121,9 +127,11 @@ def quarantine(
 @app.command()
 def build(
     data_dir: DataDir = None,
-    full_refresh: Annotated[bool, typer.Option(help="Rebuild incremental models from scratch.")] = False,
+    full_refresh: Annotated[
+        bool, typer.Option(help="Rebuild incremental models from scratch.")
+    ] = False,
 ) -> None:
-    """Raw suites → dbt build into a new file → publication gates → swap in the served warehouse."""
+    """Raw suites → dbt build into a new file → gates → swap in the served warehouse."""
     from subjectdb import build as builder
 
     paths = get_paths(data_dir).ensure()
@@ -147,8 +155,12 @@ def validate(data_dir: DataDir = None) -> None:
 
 @app.command()
 def publish(
-    version: Annotated[str | None, typer.Option(help="Release version (default: date-based).")] = None,
-    threshold: Annotated[int, typer.Option(help="Minimum distinct applicants per cell (≥ 5).")] = 10,
+    version: Annotated[
+        str | None, typer.Option(help="Release version (default: date-based).")
+    ] = None,
+    threshold: Annotated[
+        int, typer.Option(help="Minimum distinct applicants per cell (≥ 5).")
+    ] = 10,
     data_dir: DataDir = None,
 ) -> None:
     """Publish a versioned, disclosure-controlled open-data release."""
@@ -173,12 +185,49 @@ def serve(
         _fail(f"no warehouse at {paths.warehouse}: run `subjectdb build` first")
     env = {**os.environ, "SUBJECTDB_DATA": str(paths.root)}
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(PROJECT_DIR / "dashboards" / "app.py"),
-        "--server.port", str(port), "--server.address", "127.0.0.1",
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_DIR / "dashboards" / "app.py"),
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
     ]
     console.print(f"dashboard on [bold]http://127.0.0.1:{port}[/]")
     raise typer.Exit(subprocess.call(cmd, cwd=PROJECT_DIR, env=env))
+
+
+@app.command()
+def bench(
+    size: Annotated[str, typer.Option(help="smoke | 1m | 10m | 50m.")] = "10m",
+    runs: Annotated[int, typer.Option(help="Complete runs; the report gives medians.")] = 3,
+    no_readme: Annotated[bool, typer.Option("--no-readme", help="Leave README.md alone.")] = False,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Scratch folder (default benchmarks/work).")
+    ] = None,
+) -> None:
+    """Time every stage at a size; write benchmarks/results/<size>.json and the README table."""
+    from subjectdb import bench as benchmarks
+
+    if size not in benchmarks.SIZES:
+        _fail(f"unknown size {size!r}: choose one of {', '.join(benchmarks.SIZES)}")
+    try:
+        out = benchmarks.run_benchmark(
+            size=size,
+            runs=runs,
+            data_dir=data_dir,
+            update_readme=not no_readme,
+            progress=lambda msg: console.print(f"[dim]{msg}[/]"),
+        )
+    except benchmarks.BenchmarkError as exc:
+        _fail(str(exc))
+    console.print(f"[green]results[/] {out}")
 
 
 @app.command()
