@@ -15,9 +15,13 @@ from subjectdb.publish import latest_release, list_releases
 
 PAGE = "open-data-release"
 MIME = {
-    ".csv": "text/csv", ".parquet": "application/vnd.apache.parquet",
-    ".json": "application/json", ".jsonld": "application/ld+json", ".md": "text/markdown",
-    ".html": "text/html", ".cff": "text/yaml",
+    ".csv": "text/csv",
+    ".parquet": "application/vnd.apache.parquet",
+    ".json": "application/json",
+    ".jsonld": "application/ld+json",
+    ".md": "text/markdown",
+    ".html": "text/html",
+    ".cff": "text/yaml",
 }
 # the page's own strings (Chinese first); the shared ones come from subjectdb.i18n
 S: dict[str, tuple[str, str]] = {
@@ -28,8 +32,10 @@ S: dict[str, tuple[str, str]] = {
         "(primary and secondary suppression) and ships a data dictionary, Frictionless "
         "Data Package metadata, a DCAT catalog and checksums.",
     ),
-    "none": ("尚无发布版本。请运行 `subjectdb publish`。",
-             "No release yet: run `subjectdb publish`."),
+    "none": (
+        "尚无发布版本。请运行 `subjectdb publish`。",
+        "No release yet: run `subjectdb publish`.",
+    ),
     "latest": ("最新", "latest"),
     "version": ("版本", "Version"),
     "created": ("发布时间", "Created"),
@@ -38,12 +44,15 @@ S: dict[str, tuple[str, str]] = {
     "files": ("文件数", "Files"),
     "period": ("时间范围", "Period"),
     "threshold": ("抑制阈值（不同申请人数）", "Suppression threshold (distinct applicants)"),
-    "suppressed": ("被抑制单元格：一级 {primary}，二级 {secondary}（共 {cells} 个单元格）",
-                   "Suppressed cells: {primary} primary, {secondary} secondary "
-                   "(of {cells} cells)"),
+    "suppressed": (
+        "被抑制单元格：一级 {primary}，二级 {secondary}（共 {cells} 个单元格）",
+        "Suppressed cells: {primary} primary, {secondary} secondary (of {cells} cells)",
+    ),
     "valid": ("✅ Frictionless 校验通过", "✅ Frictionless validation passed"),
-    "invalid": ("❌ Frictionless 校验未通过（{n} 个错误）",
-                "❌ Frictionless validation failed ({n} errors)"),
+    "invalid": (
+        "❌ Frictionless 校验未通过（{n} 个错误）",
+        "❌ Frictionless validation failed ({n} errors)",
+    ),
     "unvalidated": ("⚠️ 无校验记录", "⚠️ No validation record"),
     "validated": ("校验工具 {validator}，时间 {at}", "Validated with {validator} at {at}"),
     "tables": ("数据表", "Tables"),
@@ -51,10 +60,12 @@ S: dict[str, tuple[str, str]] = {
     "docs": ("说明与元数据", "Documentation and metadata"),
     "readme": ("版本说明（README）", "Release notes (README)"),
     "rows": ("行", "rows"),
-    "cite": ("引用方式见 CITATION.cff；校验：`sha256sum -c SHA256SUMS` 与 "
-             "`frictionless validate datapackage.json`。",
-             "How to cite: CITATION.cff. Verify: `sha256sum -c SHA256SUMS` and "
-             "`frictionless validate datapackage.json`."),
+    "cite": (
+        "引用方式见 CITATION.cff；校验：`sha256sum -c SHA256SUMS` 与 "
+        "`frictionless validate datapackage.json`。",
+        "How to cite: CITATION.cff. Verify: `sha256sum -c SHA256SUMS` and "
+        "`frictionless validate datapackage.json`.",
+    ),
 }
 
 ctx = get_ctx()
@@ -75,8 +86,15 @@ def human_size(n: int) -> str:
 
 
 def on_download(version: str, name: str) -> None:
-    audit(ctx.paths.audit_log, session=ctx.session, event="download", page=PAGE,
-          filters={}, rows=None, detail=f"opendata/{version}/{name}")
+    audit(
+        ctx.paths.audit_log,
+        session=ctx.session,
+        event="download",
+        page=PAGE,
+        filters={},
+        rows=None,
+        detail=f"opendata/{version}/{name}",
+    )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -111,8 +129,13 @@ for i, rel in enumerate(releases):
         else:
             st.error(s("invalid", n=len(validation.get("errors", []))))
         if validation is not None:
-            st.caption(s("validated", validator=validation.get("validator", "?"),
-                         at=validation.get("validated_at", "?")))
+            st.caption(
+                s(
+                    "validated",
+                    validator=validation.get("validator", "?"),
+                    at=validation.get("validated_at", "?"),
+                )
+            )
         cols = st.columns(5)
         licences = ", ".join(lic.get("name", "") for lic in package.get("licenses", []))
         cov = package.get("temporalCoverage") or {}
@@ -123,16 +146,25 @@ for i, rel in enumerate(releases):
         cols[4].metric(s("period"), f"{cov.get('start', '?')[:7]} – {cov.get('end', '?')[:7]}")
         control = package.get("disclosure_control") or {}
         if control:
-            st.caption(f"{s('threshold')}: {control.get('threshold')} · "
-                       + s("suppressed", primary=control.get("primary"),
-                           secondary=control.get("secondary"), cells=control.get("cells")))
+            st.caption(
+                f"{s('threshold')}: {control.get('threshold')} · "
+                + s(
+                    "suppressed",
+                    primary=control.get("primary"),
+                    secondary=control.get("secondary"),
+                    cells=control.get("cells"),
+                )
+            )
 
         st.markdown(f"**{s('tables')}**")
         for res in package.get("resources", []):
             if res.get("format") != "csv" or res["name"].endswith("-excel"):
                 continue
-            st.markdown(f"- `{res['name']}` — {res.get('title', '')} "
-                        f"({res.get('x-rows', '?')} {s('rows')})")
+            titles = str(res.get("title", "")).split(" / ", 1)
+            st.markdown(
+                f"- `{res['name']}` — {titles[min(LANG, len(titles) - 1)]} "
+                f"({res.get('x-rows', '?')} {s('rows')})"
+            )
 
         folder: Path = rel["folder"]
         data_files = [p for p in rel["files"] if p.relative_to(folder).parts[0] == "data"]
@@ -148,7 +180,8 @@ for i, rel in enumerate(releases):
                     file_name=f"{version}_{name.replace('/', '_')}",
                     mime=MIME.get(path.suffix, "application/octet-stream"),
                     key=f"dl-{version}-{name}",
-                    on_click=on_download, args=(version, name),
+                    on_click=on_download,
+                    args=(version, name),
                 )
         readme = folder / "README.md"
         if readme.is_file() and st.toggle(s("readme"), key=f"readme-{version}"):

