@@ -8,7 +8,9 @@ it open, and a failed build must leave it untouched. A build
 2. copies the served warehouse (incremental models and snapshot history continue from it) to
    ``data/build/warehouse.building.duckdb``, or starts an empty file, and runs ``dbt build``
    (seeds, snapshots, models, unit and data tests) into it (a fixed name: dbt's parse cache
-   is only reused while the profile, and so the file path, stays the same);
+   is only reused while the profile, and so the file path, stays the same); the staging models
+   are incremental by batch, so a copy made with another HMAC key (``main.build_info``
+   ``key_fingerprint``) is rebuilt with ``--full-refresh``;
 3. runs the publication gates (``validate.run_gates``) on the new file;
 4. only when every step passed: records the build in ``main.build_info`` inside the new file,
    swaps it over the served file with an atomic ``os.replace`` and writes
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
+import hmac
 import importlib
 import json
 import os
@@ -36,13 +40,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from subjectdb.config import EXTRACTS, Paths
+from subjectdb.config import EXTRACTS, Paths, hmac_key
 from subjectdb.dbt_runner import DbtRun, ensure_quarantine_placeholder, run_dbt, scrub_key_material
 
 KEEP_FAILED = 3
 KEEP_WORK_DIRS = 5
 BUILD_INFO_JSON = "warehouse.build.json"
 BUILDING = "warehouse.building.duckdb"
+
+KEY_CHECK_MESSAGE = b"subjectdb warehouse key check"
+"""HMAC'd with the build's key and kept in ``main.build_info.key_fingerprint``: a build over a
+warehouse made with another key (or an unknown one) restages everything (full refresh), as
+incremental staging would otherwise mix hashes of two keys."""
 
 PASSED, FAILED, NOT_AVAILABLE, SKIPPED = "passed", "failed", "not available", "skipped"
 
@@ -172,7 +181,28 @@ def _check_landing(paths: Paths) -> list[str]:
     ]
 
 
-def _write_build_info(new_file: Path, build_id: str, full_refresh: bool, dbt: DbtRun) -> None:
+def key_fingerprint(paths: Paths) -> str:
+    """A public check value of the HMAC key (HMAC of a fixed message; reveals nothing)."""
+    return hmac.new(hmac_key(paths).encode(), KEY_CHECK_MESSAGE, hashlib.sha256).hexdigest()
+
+
+def stored_key_fingerprint(warehouse: Path) -> str | None:
+    """The key fingerprint of a warehouse's latest build (None when unknown)."""
+    import duckdb
+
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            row = con.execute(
+                "select key_fingerprint from main.build_info order by built_at desc limit 1"
+            ).fetchone()
+    except duckdb.Error:  # no build_info, or one written before fingerprints existed
+        return None
+    return str(row[0]) if row and row[0] else None
+
+
+def _write_build_info(
+    new_file: Path, build_id: str, full_refresh: bool, dbt: DbtRun, fingerprint: str
+) -> None:
     import duckdb
 
     with duckdb.connect(str(new_file)) as con:
@@ -187,14 +217,17 @@ def _write_build_info(new_file: Path, build_id: str, full_refresh: bool, dbt: Db
             )
             """
         )
+        con.execute("alter table main.build_info add column if not exists key_fingerprint varchar")
         con.execute(
-            "insert into main.build_info values (?, ?, ?, ?, ?)",
+            "insert into main.build_info (build_id, built_at, full_refresh, dbt_seconds, "
+            "dbt_nodes, key_fingerprint) values (?, ?, ?, ?, ?, ?)",
             [
                 build_id,
                 dt.datetime.now(dt.UTC),
                 full_refresh,
                 round(dbt.seconds, 3),
                 json.dumps(dbt.node_counts, sort_keys=True),
+                fingerprint,
             ],
         )
         con.execute("checkpoint")
@@ -222,14 +255,23 @@ def _keep_failed(result: BuildResult, paths: Paths) -> None:
     _prune(paths, result.build_id)
 
 
-def build(paths: Paths, full_refresh: bool = False, show_progress: bool = False) -> BuildResult:
-    """Build a new warehouse and swap it in only if everything passed (see module docs)."""
+def build(
+    paths: Paths,
+    full_refresh: bool = False,
+    show_progress: bool = False,
+    fail_fast: bool = False,
+) -> BuildResult:
+    """Build a new warehouse and swap it in only if everything passed (see module docs).
+
+    ``fail_fast`` stops dbt at the first failing node (``dbt build --fail-fast``): a failed
+    build ends sooner but reports only the first failures.
+    """
     paths.ensure()
     with _build_lock(paths):
-        return _build(paths, full_refresh, show_progress)
+        return _build(paths, full_refresh, show_progress, fail_fast)
 
 
-def _build(paths: Paths, full_refresh: bool, show_progress: bool) -> BuildResult:
+def _build(paths: Paths, full_refresh: bool, show_progress: bool, fail_fast: bool) -> BuildResult:
     build_id = new_build_id()
     new_file = paths.build_dir / BUILDING
     for stale in (new_file, Path(f"{new_file}.wal")):  # left by a crashed build
@@ -252,12 +294,17 @@ def _build(paths: Paths, full_refresh: bool, show_progress: bool) -> BuildResult
     # (2) dbt build into a copy of the served warehouse (or an empty file)
     ensure_quarantine_placeholder(paths)
     started = time.monotonic()
+    fingerprint = key_fingerprint(paths)
     if paths.warehouse.exists():
         shutil.copyfile(paths.warehouse, new_file)
         origin = f"started from a copy of {paths.warehouse.name}"
+        if not full_refresh and stored_key_fingerprint(new_file) != fingerprint:
+            full_refresh = result.full_refresh = True
+            origin += " (built with another or an unknown HMAC key: full refresh)"
     else:
         origin = "started from an empty warehouse"
     args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    args += ["--fail-fast"] if fail_fast else []
     work_dir = paths.build_dir / f"dbt-{build_id}"
     dbt = run_dbt(args, paths, new_file, work_dir, show_progress=show_progress)
     scrub_key_material(work_dir / "target")
@@ -285,7 +332,7 @@ def _build(paths: Paths, full_refresh: bool, show_progress: bool) -> BuildResult
 
     # (4) record the build and swap it in atomically
     started = time.monotonic()
-    _write_build_info(new_file, build_id, full_refresh, dbt)
+    _write_build_info(new_file, build_id, full_refresh, dbt, fingerprint)
     Path(str(new_file) + ".wal").unlink(missing_ok=True)
     os.replace(new_file, paths.warehouse)
     info = {

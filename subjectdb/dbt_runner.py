@@ -29,6 +29,9 @@ from subjectdb.config import HMAC_ENV, PROJECT_DIR, Paths, get_paths, hmac_key
 
 HMAC_BLOCK = 64  # SHA-256 block size in bytes
 PARTIAL_PARSE = "partial_parse.msgpack"
+SHARED_PARSE_CACHES = PROJECT_DIR / "target" / "parse-cache"
+"""dbt's parse caches shared by runs over every data folder (under dbt's default target folder),
+one per warehouse file name (the name is part of the profile, which keys dbt's cache)."""
 QUARANTINE_PLACEHOLDER = ("_schema", "_empty", "part-0.parquet")
 """quarantine/raw_suites/_schema/_empty/part-0.parquet: an empty, typed file so that the dbt
 source glob ``raw_suites/*/*/*.parquet`` matches before the raw suites ever reject a row."""
@@ -178,32 +181,66 @@ def scrub_key_material(target_dir: Path) -> None:
         path.write_text(json.dumps(data))
 
 
-def _reuse_partial_parse(work_dir: Path) -> None:
-    """Start from the newest sibling run's parse cache (dbt re-parses what changed)."""
-    target = work_dir / "target" / PARTIAL_PARSE
+def shared_parse_cache(warehouse_file: Path) -> Path:
+    """The shared parse cache of runs into files named like ``warehouse_file``."""
+    return SHARED_PARSE_CACHES / f"{warehouse_file.name}.msgpack"
+
+
+def reuse_partial_parse(target_dir: Path, warehouse_file: Path) -> None:
+    """Start a run from the newest parse cache: a sibling run's or the shared one.
+
+    dbt re-parses only what changed. The cache holds no key material (project env vars are
+    hashed; the sources' data folder path is re-parsed when it differs), so one shared copy
+    serves every data folder (see :data:`SHARED_PARSE_CACHES`).
+    """
+    target = target_dir / PARTIAL_PARSE
     if target.exists():
         return
-    caches = sorted(
-        work_dir.parent.glob(f"*/target/{PARTIAL_PARSE}"), key=lambda p: p.stat().st_mtime
-    )
-    if caches:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(caches[-1], target)
+    shared = shared_parse_cache(warehouse_file)
+    if shared.is_file():  # refreshed by every successful run into a file of this name
+        caches = [shared]
+    else:  # e.g. a read-only project folder: the newest run over this data folder
+        caches = list(target_dir.parent.parent.glob(f"*/target/{PARTIAL_PARSE}"))
+    if not caches:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copyfile(max(caches, key=lambda p: p.stat().st_mtime), target)
+    except OSError:  # a concurrent run replaced or removed a cache: parse in full instead
+        target.unlink(missing_ok=True)
 
 
-def run_dbt(
-    args: list[str],
-    paths: Paths,
-    warehouse_file: Path,
-    work_dir: Path,
-    show_progress: bool = False,
-) -> DbtRun:
-    """Run one dbt command with its own target/log folders under ``work_dir``."""
-    import time
+def share_partial_parse(target_dir: Path, warehouse_file: Path) -> None:
+    """Offer a finished run's parse cache to later runs over any data folder (best effort)."""
+    source = target_dir / PARTIAL_PARSE
+    if not source.is_file():
+        return
+    shared = shared_parse_cache(warehouse_file)
+    try:
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        tmp = shared.with_name(f".{shared.name}.{os.getpid()}.tmp")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, shared)
+    except OSError:  # a read-only project folder: each data folder keeps its own cache
+        pass
 
+
+def dbt_invocation(
+    args: list[str], paths: Paths, warehouse_file: Path, work_dir: Path
+) -> tuple[list[str], dict[str, str], Path]:
+    """The command, environment and working folder of one dbt run (see :func:`run_dbt`).
+
+    dbt runs in the warehouse file's folder and is given the file's name and DuckDB's temp
+    folder as paths relative to it: its parse cache is keyed on the profile (the path and the
+    settings included), so relative paths let one cache serve builds of every data folder.
+    The target folder starts from the newest parse cache (:func:`reuse_partial_parse`).
+    """
     target_dir = work_dir / "target"
-    log_dir = work_dir / "logs"
-    _reuse_partial_parse(work_dir)
+    reuse_partial_parse(target_dir, warehouse_file)
+    cwd = warehouse_file.parent
+    cwd.mkdir(parents=True, exist_ok=True)
+    temp_dir = paths.build_dir / "duckdb_tmp"
+    temp_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable,
         "-m",
@@ -216,15 +253,31 @@ def run_dbt(
         "--target-path",
         str(target_dir),
         "--log-path",
-        str(log_dir),
+        str(work_dir / "logs"),
     ]
     env = dbt_env(paths, warehouse_file)
+    env["SUBJECTDB_DBT_PATH"] = warehouse_file.name
+    env["SUBJECTDB_DUCKDB_TEMP"] = os.path.relpath(temp_dir, cwd)
     env["DBT_LOG_LEVEL_FILE"] = "info"  # debug file logs would record SQL with the pads
-    (paths.build_dir / "duckdb_tmp").mkdir(parents=True, exist_ok=True)
+    return cmd, env, cwd
+
+
+def run_dbt(
+    args: list[str],
+    paths: Paths,
+    warehouse_file: Path,
+    work_dir: Path,
+    show_progress: bool = False,
+) -> DbtRun:
+    """Run one dbt command with its own target/log folders under ``work_dir``."""
+    import time
+
+    cmd, env, cwd = dbt_invocation(args, paths, warehouse_file, work_dir)
+    target_dir = work_dir / "target"
     started = time.monotonic()
     proc = subprocess.Popen(
         cmd,
-        cwd=PROJECT_DIR,
+        cwd=cwd,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -238,6 +291,8 @@ def run_dbt(
             sys.stderr.write(line)
     returncode = proc.wait()
     seconds = time.monotonic() - started
+    if returncode == 0:  # a failed run may have parsed under unusual settings
+        share_partial_parse(target_dir, warehouse_file)
     counts, problems = _read_results(target_dir)
     return DbtRun(
         args=args,

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 from conftest import copy_data
 
-from subjectdb.build import BUILD_INFO_JSON, build
+from subjectdb.build import BUILD_INFO_JSON, build, key_fingerprint, stored_key_fingerprint
 from subjectdb.config import Paths, hmac_key
 from subjectdb.dbt_runner import hmac_pads
 
@@ -40,6 +40,8 @@ def test_build_serves_a_documented_warehouse(built: Paths) -> None:
     info = json.loads((built.root / BUILD_INFO_JSON).read_text())
     rows = _rows(built.warehouse, "select build_id from main.build_info")
     assert rows == [(info["build_id"],)]
+    # the key check value that lets later builds stay incremental (same key) or restage
+    assert stored_key_fingerprint(built.warehouse) == key_fingerprint(built)
     schemas = {
         r[0]
         for r in _rows(
@@ -197,6 +199,7 @@ def test_incremental_build_updates_earlier_cases(incremental_chain) -> None:
     assert new
     assert set(before) <= set(after)
     assert "started from a copy of warehouse.duckdb" in second.summary()
+    assert not second.full_refresh  # same key: staging appended the held-back batch only
 
 
 def test_incremental_build_equals_a_build_from_scratch(incremental_chain, built: Paths) -> None:
@@ -259,7 +262,7 @@ def test_failing_build_leaves_the_served_warehouse_unchanged(incremental_chain) 
             ) to '{target / "part-0.parquet"}' (format parquet)
             """
         )
-    result = build(paths)
+    result = build(paths, fail_fast=True)  # stop dbt at the first failing node
     assert not result.ok
     assert result.failed_steps, result.summary()
     assert paths.warehouse.stat().st_ino == served.st_ino

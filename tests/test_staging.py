@@ -8,14 +8,14 @@ import hmac
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from subjectdb.config import PROJECT_DIR, Paths, hmac_key
-from subjectdb.dbt_runner import dbt_env, ensure_quarantine_placeholder, hmac_pads
+from subjectdb.build import BUILDING
+from subjectdb.config import Paths, hmac_key
+from subjectdb.dbt_runner import dbt_env, dbt_invocation, ensure_quarantine_placeholder, hmac_pads
 
 
 def _landing(paths: Paths, extract: str) -> str:
@@ -55,36 +55,26 @@ def test_hmac_pads_reject_empty_key() -> None:
         hmac_pads("")
 
 
-def _dbt(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "dbt.cli.main",
-        *args,
-        "--project-dir",
-        str(PROJECT_DIR),
-        "--profiles-dir",
-        str(PROJECT_DIR),
-        "--target-path",
-        str(cwd / "target"),
-        "--log-path",
-        str(cwd / "logs"),
-    ]
-    return subprocess.run(cmd, env=env, cwd=PROJECT_DIR, capture_output=True, text=True)
+def _dbt(
+    args: list[str], paths: Paths, work_dir: Path, **env_overrides: str
+) -> subprocess.CompletedProcess[str]:
+    """dbt as the build runs it (same profile, so the warm parse cache applies), stdout apart."""
+    cmd, env, cwd = dbt_invocation(args, paths, paths.build_dir / BUILDING, work_dir)
+    env.update(env_overrides)
+    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
 
 
 def test_keyed_hash_macro_equals_python_hmac(tmp_path: Path) -> None:
     """The dbt macro, run by DuckDB, equals hmac.new(key, id, sha256) for the build's key."""
     paths = Paths(tmp_path / "data").ensure()
     ensure_quarantine_placeholder(paths)
-    env = dbt_env(paths, tmp_path / "show.duckdb")
     ids = ["11010519491231002X", "91330102MA27XL1234", "中文标识"]
     selects = " union all ".join(
         f"select {i} as n, {{{{ keyed_hash(\"'{v}'\") }}}} as h" for i, v in enumerate(ids)
     )
     sql = f"{selects} union all select 99 as n, {{{{ keyed_hash('cast(null as varchar)') }}}} as h"
     proc = _dbt(
-        ["show", "--quiet", "--inline", sql, "--output", "json", "--limit", "10"], env, tmp_path
+        ["show", "--quiet", "--inline", sql, "--output", "json", "--limit", "10"], paths, tmp_path
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = {r["n"]: r["h"] for r in json.loads(proc.stdout[proc.stdout.index("{") :])["show"]}
@@ -96,9 +86,12 @@ def test_keyed_hash_macro_equals_python_hmac(tmp_path: Path) -> None:
 
 def test_keyed_hash_fails_loudly_without_key(tmp_path: Path) -> None:
     paths = Paths(tmp_path / "data").ensure()
-    env = dbt_env(paths, tmp_path / "show.duckdb")
-    env["SUBJECTDB_HMAC_IPAD"] = ""
-    proc = _dbt(["compile", "--inline", "select {{ keyed_hash(\"'x'\") }}"], env, tmp_path)
+    proc = _dbt(
+        ["compile", "--inline", "select {{ keyed_hash(\"'x'\") }}"],
+        paths,
+        tmp_path,
+        SUBJECTDB_HMAC_IPAD="",
+    )
     assert proc.returncode != 0
     assert "hmac_ipad_hex" in proc.stdout + proc.stderr
 

@@ -3,12 +3,23 @@
     quarantined. Raw enumerations become codes, retired region codes their successors, the
     applicant ID a keyed hash (birth date and sex derived first); names and phones are dropped.
     A table, not a view: the keyed hash must not leave its key material in a view definition.
+    Incremental by batch: landed batches are immutable, so a build stages only the batches
+    not staged yet (macro unstaged_batches) and appends them.
 -#}
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail'
+    )
+}}
+
+{%- set batch_filter = unstaged_batches(source('approval', 'cases')) %}
 
 with landed as (
 
     select * from {{ source('approval', 'cases') }}
+    where {{ batch_filter }}
 
 ),
 
@@ -16,6 +27,7 @@ quarantined as (
 
     select distinct _source_file, _source_row
     from {{ source('quarantine', 'raw_suites') }}
+    where {{ batch_filter }}
 
 ),
 

@@ -4,12 +4,23 @@
     applicant_key): individual businesses (个体工商户) can identify a person, so no credit
     code or name is kept. Enumerations become codes, retired region codes their successors.
     A table, not a view: the keyed hash must not leave its key material in a view definition.
+    Incremental by batch: landed batches are immutable, so a build stages only the batches
+    not staged yet (macro unstaged_batches) and appends them.
 -#}
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail'
+    )
+}}
+
+{%- set batch_filter = unstaged_batches(source('enterprise', 'enterprises')) %}
 
 with landed as (
 
     select * from {{ source('enterprise', 'enterprises') }}
+    where {{ batch_filter }}
 
 ),
 
@@ -17,6 +28,7 @@ quarantined as (
 
     select distinct _source_file, _source_row
     from {{ source('quarantine', 'raw_suites') }}
+    where {{ batch_filter }}
 
 ),
 
