@@ -43,12 +43,12 @@ browser-deps:
 
 ## make test: lint, then the whole test suite (browser tests included)
 test: install browser-deps
-	$(BIN)/ruff check subjectdb dashboards tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff check subjectdb dashboards tests benchmarks
-	$(BIN)/ruff format --check subjectdb dashboards tests benchmarks
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	cd $(CURDIR) && $(BIN)/dbt parse --quiet --profiles-dir $(CURDIR)
 
 bench: install
