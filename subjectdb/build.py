@@ -7,8 +7,9 @@ it open, and a failed build must leave it untouched. A build
    failing a data standard (dbt staging drops them);
 2. copies the served warehouse (incremental models and snapshot history continue from it) to
    ``data/build/warehouse.building.duckdb``, or starts an empty file, and runs ``dbt build``
-   (seeds, snapshots, models, unit and data tests) into it (a fixed name: dbt's parse cache
-   is only reused while the profile, and so the file path, stays the same); the staging models
+   (seeds, snapshots, models, data tests; unit tests run in the test suite) into it (a fixed
+   name: dbt's parse cache is only reused while the profile, and so the file path, stays the
+   same); the staging models
    are incremental by batch, so a copy made with another HMAC key (``main.build_info``
    ``key_fingerprint``) is rebuilt with ``--full-refresh``;
 3. runs the publication gates (``validate.run_gates``) on the new file;
@@ -303,7 +304,10 @@ def _build(paths: Paths, full_refresh: bool, show_progress: bool, fail_fast: boo
             origin += " (built with another or an unknown HMAC key: full refresh)"
     else:
         origin = "started from an empty warehouse"
-    args = ["build"] + (["--full-refresh"] if full_refresh else [])
+    # dbt unit tests check the models' logic on fixed inputs, not the data: they run in the
+    # test suite (tests/test_build.py), so a production build does not pay for them each time
+    args = ["build", "--exclude-resource-type", "unit_test"]
+    args += ["--full-refresh"] if full_refresh else []
     args += ["--fail-fast"] if fail_fast else []
     work_dir = paths.build_dir / f"dbt-{build_id}"
     dbt = run_dbt(args, paths, new_file, work_dir, show_progress=show_progress)

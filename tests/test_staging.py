@@ -7,14 +7,17 @@ import hashlib
 import hmac
 import json
 import os
+import re
+import shutil
 import subprocess
 from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from subjectdb.build import BUILDING
-from subjectdb.config import Paths, hmac_key
+from subjectdb.config import PROJECT_DIR, Paths, hmac_key
 from subjectdb.dbt_runner import dbt_env, dbt_invocation, ensure_quarantine_placeholder, hmac_pads
 
 
@@ -159,3 +162,23 @@ def test_hmac_env_is_not_passed_to_dbt(tmp_path: Path) -> None:
     env = dbt_env(paths, tmp_path / "x.duckdb")
     assert "SUBJECTDB_HMAC_KEY" not in env
     assert env["SUBJECTDB_HMAC_IPAD"] == hmac_pads(hmac_key(paths))[0]
+
+
+def test_dbt_unit_tests_pass(built: Paths, tmp_path: Path) -> None:
+    """Every ``unit_tests:`` entry of the project passes (builds skip them: they test logic)."""
+    paths = Paths(tmp_path / "data")
+    shutil.copytree(built.root, paths.root)
+    paths.build_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(built.warehouse, paths.build_dir / BUILDING)
+    proc = _dbt(["test", "--select", "test_type:unit"], paths, tmp_path)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    summary = re.search(r"PASS=(\d+) WARN=\d+ ERROR=(\d+) SKIP=\d+ .*TOTAL=(\d+)", out)
+    assert summary, out[-2000:]
+    passed, errors, total = map(int, summary.groups())
+    declared = sum(
+        len((yaml.safe_load(f.read_text()) or {}).get("unit_tests") or [])
+        for f in (PROJECT_DIR / "models").rglob("*.yml")
+    )
+    assert declared >= 10
+    assert errors == 0 and passed == total == declared, (summary.group(0), declared)
