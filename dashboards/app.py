@@ -18,11 +18,10 @@ import streamlit as st  # noqa: E402
 from dashboards import common  # noqa: E402
 from subjectdb.i18n import t  # noqa: E402
 
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
-# URL paths deliberately differ from the file names: Streamlit treats a `pages/` folder next to
-# the entry point as a legacy (v1) multipage app until `st.navigation` has run once in the
-# process, and would then run a page whose file name matches the URL on its own, without this
-# entry point (no filters, no audit). With distinct paths the entry point always runs first.
+PAGES_DIR = Path(__file__).resolve().parent / "views"
+# The page scripts live in `views/`, not `pages/`: Streamlit treats a `pages/` folder beside the
+# entry point as a legacy (v1) multipage app, so a deep link opened as the first request after a
+# server start showed a "page not found" dialog. Only st.navigation below defines the pages.
 PAGES = [  # (file, title key, url path)
     ("overview.py", "page.overview", "home"),
     ("demand_map.py", "page.map", "map"),

@@ -482,7 +482,8 @@ def chart_block(
         if "month" in dims:
             fig.update_xaxes(tickformat="%Y-%m")
         if on_select is not None:
-            # map subplots select by box or lasso (a click selects on cartesian charts only)
+            # a click selects a point (or a map region, in pan mode); box and lasso select
+            # several
             st.plotly_chart(
                 fig,
                 key=f"chart_{key}",

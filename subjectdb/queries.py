@@ -395,7 +395,7 @@ def demand(wh: Warehouse, f: Filters, dims: Sequence[str] = ()) -> Result:
     agg_sql = f"""
         SELECT {sel}
                sum(d.cases) AS cases,
-               count(DISTINCT d.applicant_key) AS distinct_applicants,
+               count(DISTINCT d.applicant_id_int) AS distinct_applicants,
                sum(d.cases) FILTER (WHERE c.is_online) AS online_cases,
                sum(d.cases) FILTER (WHERE d.applicant_type = 'person') AS person_cases
         FROM {DB}.marts.subj_applicant_demand d
@@ -517,7 +517,7 @@ def standardised(wh: Warehouse, f: Filters, year: int, theme: str = "ALL") -> Re
     _region_cond(aw, f, "d")
     sql = f"""
         WITH n AS (
-            SELECT d.region_code, count(DISTINCT d.applicant_key) AS distinct_applicants
+            SELECT d.region_code, count(DISTINCT d.applicant_id_int) AS distinct_applicants
             FROM {DB}.marts.subj_applicant_demand d WHERE {aw.sql()} GROUP BY 1
         )
         SELECT s.region_code AS county, s.prefecture_code AS prefecture, s.cases, s.population,
@@ -775,7 +775,7 @@ def enterprise_demand(wh: Warehouse, f: Filters, dims: Sequence[str]) -> Result:
     sql = f"""
         WITH num AS (
             SELECT {sel_d}{"," if dims else ""} sum(d.cases) AS cases,
-                   count(DISTINCT d.applicant_key) AS distinct_applicants
+                   count(DISTINCT d.applicant_id_int) AS distinct_applicants
             FROM {DB}.marts.subj_applicant_demand d WHERE {w.sql()} GROUP BY {grp}
         ), my AS (
             SELECT year(m) AS year, count(*) / ?::DOUBLE AS w

@@ -340,7 +340,7 @@ def test_every_page_renders_with_filters_set_and_cleared(app_env: Paths, lang: s
     at.run()
     _no_errors(at, "entry")
     for page in PAGES:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
         _no_errors(at, f"{page} ({lang}), no filters")
         assert at.title and at.title[0].value == t(
             {
@@ -370,9 +370,9 @@ def test_every_page_renders_with_filters_set_and_cleared(app_env: Paths, lang: s
     assert at.query_params["theme"] == "pension"
     assert at.query_params["age"] == "60-74,75+"
     for page in PAGES:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
         _no_errors(at, f"{page} ({lang}), filtered")
-    at.switch_page("pages/demand_map.py").run()
+    at.switch_page("views/demand_map.py").run()
     for metric in ("rate_per_1000", "age_standardised_rate", "standardised_ratio"):
         at.radio(key="map_metric").set_value(metric).run()
         _no_errors(at, f"map metric {metric}")
@@ -380,7 +380,7 @@ def test_every_page_renders_with_filters_set_and_cleared(app_env: Paths, lang: s
     _no_errors(at, "after reset")
     assert not at.sidebar.multiselect(key="f_theme").value
     for page in PAGES:
-        at.switch_page(f"pages/{page}.py").run()
+        at.switch_page(f"views/{page}.py").run()
         _no_errors(at, f"{page} ({lang}), cleared")
     assert not at.query_params.get("theme")
 
@@ -429,7 +429,7 @@ def test_planner_question_lowest_elderly_care_demand_and_elderly_online(app_env:
         {"year": str(y), "theme": "pension", "lang": "en", "metric": "age_standardised_rate"}
     )
     at.run()
-    at.switch_page("pages/demand_map.py").run()
+    at.switch_page("views/demand_map.py").run()
     _no_errors(at, "map for the planner's question")
     table = at.dataframe[-1].value  # the ranking is the only table on the map page
     rows = _direct(

@@ -127,7 +127,9 @@ def browser() -> Iterator[object]:
             b.close()
 
 
-_warmed: list[bool] = []
+_first_visit: dict[str, str] = {}
+"""What the very first request to the fresh server (a deep link) showed: its h1 and body text."""
+FIRST_DEEP_LINK = ("demand-trends", "page.trends")
 
 
 @pytest.fixture()
@@ -147,13 +149,16 @@ def page(browser, served):
 
     pg.on("request", _check)
     pg.outside_requests = outside  # type: ignore[attr-defined]
-    if not _warmed:
-        # Streamlit treats the first run of a fresh server as a legacy `pages/` app until
-        # st.navigation has run once; a deep link as the very first request would show a
-        # "page not found" notice (then the right page). Open the home page first.
-        pg.goto(served[0] + "/")
+    if not _first_visit:
+        # The very first request after the server start is a deep link to a page other than
+        # the default one (a `pages/` folder beside app.py used to make Streamlit answer it
+        # with a "Page not found" dialog): record what it showed, asserted below.
+        pg.goto(f"{served[0]}/{FIRST_DEEP_LINK[0]}")
         _wait_ready(pg)
-        _warmed.append(True)
+        pg.wait_for_timeout(1000)  # the dialog, if any, opens after the first render
+        _first_visit["h1"] = pg.locator("h1").first.inner_text().strip()
+        _first_visit["body"] = pg.locator("body").inner_text()
+        _first_visit["dialogs"] = str(pg.locator('[role="dialog"]').count())
     yield pg
     ctx.close()
 
@@ -191,6 +196,14 @@ def _direct_cases(path: Path, year: int, theme: str | None = None) -> int:
         return int(con.execute(sql, params).fetchone()[0])
     finally:
         con.close()
+
+
+def test_deep_link_as_first_request_opens_the_page(page, served) -> None:
+    assert _first_visit, "the page fixture did not open the deep link"
+    assert _first_visit["h1"] == t(FIRST_DEEP_LINK[1], "zh")
+    assert "Page not found" not in _first_visit["body"]
+    assert "Running the app's main page" not in _first_visit["body"]
+    assert _first_visit["dialogs"] == "0"
 
 
 def test_every_page_renders_offline(page, served) -> None:
@@ -278,8 +291,7 @@ def test_download_is_spreadsheet_safe_and_audited(page, served) -> None:
     assert any(e["event"] == "view" and e["page"] == "map" for e in events)
 
 
-def test_click_on_the_map_drills_down(page, served) -> None:
-    url, _data = served
+def _open_prefecture_map(page, url: str):
     page.goto(f"{url}/map?level=prefecture")
     _wait_ready(page)
     plot = page.locator(".js-plotly-plot").first
@@ -287,13 +299,34 @@ def test_click_on_the_map_drills_down(page, served) -> None:
     page.wait_for_timeout(1500)  # let maplibre draw the regions
     box = plot.bounding_box()
     assert box is not None
-    # a box drawn in the middle of the province selects the prefectures whose centre is in it
-    cx, cy = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5
+    assert "region=" not in page.url
+    return plot, box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5
+
+
+def _assert_drilled(page) -> None:
+    page.wait_for_function("() => location.search.includes('region=')", timeout=60_000)
+    _wait_ready(page)
+    assert "level=county" in page.url  # drilled into the prefecture's counties
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_click_on_the_map_drills_down(page, served) -> None:
+    url, _data = served
+    _plot, cx, cy = _open_prefecture_map(page, url)
+    # one click on a prefecture selects it (pan mode, clickmode event+select) and drills down
+    page.mouse.click(cx, cy)
+    _assert_drilled(page)
+    page.screenshot(path=str(SCREENSHOTS / "map-drilldown.png"))
+
+
+def test_box_select_on_the_map_drills_down(page, served) -> None:
+    url, _data = served
+    plot, cx, cy = _open_prefecture_map(page, url)
+    # the modebar's box tool, then a box drawn in the middle of the province
+    plot.hover()
+    plot.locator('[data-title="Box Select"]').click()
     page.mouse.move(cx - 70, cy - 70)
     page.mouse.down()
     page.mouse.move(cx + 70, cy + 70, steps=10)
     page.mouse.up()
-    page.wait_for_function("() => location.search.includes('region=')", timeout=60_000)
-    _wait_ready(page)
-    assert "level=county" in page.url  # drilled into the prefecture's counties
-    page.screenshot(path=str(SCREENSHOTS / "map-drilldown.png"))
+    _assert_drilled(page)

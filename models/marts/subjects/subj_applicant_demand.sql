@@ -1,9 +1,13 @@
 -- Cases per applicant × submission month × county × age group × category × theme × applicant
 -- type × channel (× industry section × size class for legal persons): the base from which the
 -- number of distinct applicants of any filtered set of cells is exact (distinct counts do not
--- add up across cells). Holds the keyed hash of the applicant ID only.
+-- add up across cells). Holds the keyed hash of the applicant ID only, plus `applicant_id_int`,
+-- a BIGINT taken from the hash's first 60 bits (macro applicant_id_int) that the dashboard
+-- counts instead of the 64-character string. Rows are written in (month, region_code) order so
+-- the engine's per-block min/max statistics (DuckDB zone maps) skip blocks outside a period.
 select
     cast(cases.applicant_key as {{ dbt.type_string() }}) as applicant_key,
+    cast({{ applicant_id_int('cases.applicant_key') }} as bigint) as applicant_id_int,
     cast(cases.submitted_month as date) as month,
     cast(cases.submitted_year as integer) as year,
     cast(cases.region_code as {{ dbt.type_string() }}) as region_code,
@@ -34,3 +38,4 @@ group by
     cases.channel_code,
     coalesce(cases.industry_section, 'NA'),
     coalesce(cases.size_class, 'NA')
+order by month, region_code, applicant_key

@@ -160,7 +160,10 @@ if not hidden.empty:
             hoverinfo="text",
         )
     )
-fig.update_layout(height=560, coloraxis_colorbar={"title": {"text": label}}, dragmode="select")
+# No dragmode here: with point selection on, Streamlit then sets dragmode "pan" and clickmode
+# "event+select", and plotly.js selects the clicked region on map subplots in pan mode (a click
+# drills down); the modebar's box and lasso tools select several regions (the first drills).
+fig.update_layout(height=560, coloraxis_colorbar={"title": {"text": label}})
 
 
 def _drill_to(code: str | None) -> None:
