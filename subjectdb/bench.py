@@ -653,7 +653,7 @@ def filter_sets(wh: Any) -> list[tuple[str, Any]]:
 def page_queries(
     f: Any, bounds: tuple[date, date], data_root: Path
 ) -> dict[str, list[tuple[str, Callable[[Any], Any]]]]:
-    """The queries each dashboard page runs for filters ``f`` (as in ``dashboards/pages``)."""
+    """The queries each dashboard page runs for filters ``f`` (as in ``dashboards/views``)."""
     from subjectdb import queries as q
 
     elderly = replace(f, age_groups=("60-74", "75+"), applicant_types=("person",))
