@@ -35,6 +35,18 @@ def _hmac_key(tmp_path_factory: pytest.TempPathFactory) -> None:
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """Streamlit's AppTest leaves a page script as ``sys.modules['__main__']``; a later test
+    that starts worker processes with ``spawn`` would re-run that script in every child.
+    Put the real main module back after each test."""
+    import sys
+
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session")
 def raw_sample(tmp_path_factory: pytest.TempPathFactory):
     """A generated raw sample (GenerateResult) under a session temp folder."""
