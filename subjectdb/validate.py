@@ -20,12 +20,15 @@ and rendered into Data Docs under ``validation/docs``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
+import hashlib
 import json
 import logging
 import math
 import os
 import re
+import sys
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -40,7 +43,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.table import Table
 
-from subjectdb import expectations as custom
 from subjectdb.config import EXTRACTS, PROJECT_DIR, SEEDS_DIR, Paths
 from subjectdb.disclosure import STATUSES as _DISCLOSURE_STATUSES
 
@@ -57,6 +59,12 @@ ROW_COUNT_FACTOR = 3.0
 """A batch is unusual when it has more than this factor more/fewer rows than previous ones."""
 DISCLOSURE_THRESHOLD = 10
 """Minimum distinct applicants behind a published cell (DESIGN.md) unless the release says."""
+SYSTEMATIC_MIN_ROWS = 50
+"""A standard fails a batch only when more than ``1 - mostly`` of its checked rows AND at least
+this many rows fail it (suite ``meta.systematic_min_rows`` overrides): one bad row of a 23-row
+daily batch is a stray defect (quarantined), not a systematic source problem."""
+STATE_VERSION = 1
+"""Bump when a change of this module changes raw-suite results (invalidates the skip state)."""
 
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -240,6 +248,8 @@ class _GX:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        import subjectdb.expectations  # noqa: F401  (registers the custom expectations)
+
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         self._defs: dict[str, Any] = {}
         self._stored: list[Any] = []
@@ -379,6 +389,8 @@ def _gx_suite(name: str, entries: list[dict[str, Any]], meta: dict[str, Any]) ->
     from great_expectations.expectations.expectation_configuration import (
         ExpectationConfiguration,
     )
+
+    import subjectdb.expectations  # noqa: F401  (registers the custom expectations)
 
     mostly = meta.get("mostly")
     exps = []
@@ -559,19 +571,23 @@ class _Acc:
         if "unexpected_count" not in res:
             self.success = self.success and bool(r.success)
 
-    def final_success(self, mostly: float | None) -> bool:
+    def final_success(self, mostly: float | None, min_rows: int = 0) -> bool:
+        """Summed over chunks: fails when the unexpected share exceeds ``1 - mostly`` and at
+        least ``min_rows`` rows are unexpected (both; ``min_rows = 0``: the share alone)."""
         if self.exception:
             return False
         if self.template.result is None or "unexpected_count" not in (self.template.result or {}):
             return self.success
         checked = self.element_count - self.missing_count
-        if checked <= 0:
+        if checked <= 0 or self.unexpected_count == 0:
+            return True
+        if self.unexpected_count < min_rows:
             return True
         return self.unexpected_count / checked <= 1.0 - (mostly if mostly is not None else 1.0)
 
-    def to_result(self, mostly: float | None) -> Any:
+    def to_result(self, mostly: float | None, min_rows: int = 0) -> Any:
         r = self.template
-        r.success = self.final_success(mostly)
+        r.success = self.final_success(mostly, min_rows)
         res = dict(r.result or {})
         for key in ("unexpected_list", "unexpected_index_list", "unexpected_index_query"):
             res.pop(key, None)
@@ -759,6 +775,7 @@ def _outcomes_and_store(
     template: Any,
     mostly_default: float | None,
     extra: list[tuple[dict[str, Any], Any, str]],
+    min_rows: int = 0,
     markers: dict[str, Any],
     run_id: Any,
     now: dt.datetime,
@@ -778,7 +795,7 @@ def _outcomes_and_store(
         mostly = entry.get("kwargs", {}).get("mostly", mostly_default)
         if entry.get("kwargs", {}).get("column") in PERSONAL_COLUMNS:
             acc.examples = [mask_example(v) for v in acc.examples]
-        r = acc.to_result(mostly)
+        r = acc.to_result(mostly, min_rows if mostly is not None and mostly < 1.0 else 0)
         stored.append(r)
         outcomes.append(
             Outcome(
@@ -929,6 +946,7 @@ def _validate_batch(
         accs=accs,
         template=template,
         mostly_default=suite_def.meta.get("mostly"),
+        min_rows=int(suite_def.meta.get("systematic_min_rows", SYSTEMATIC_MIN_ROWS)),
         extra=extra,
         markers={
             "extract": batch.extract,
@@ -987,6 +1005,8 @@ _worker_gx: list[_GX] = []
 
 def _run_batch_task(task: _BatchTask, gxs: _GX | None = None) -> _BatchDone:
     """Validate one batch and write its quarantine file; GX results are returned, not stored."""
+    from subjectdb import expectations as custom
+
     custom.use_seeds(task.seeds_dir)
     if gxs is None:  # worker process: one ephemeral context per process
         if not _worker_gx:
@@ -1021,20 +1041,111 @@ def _run_batch_task(task: _BatchTask, gxs: _GX | None = None) -> _BatchDone:
     return _BatchDone(outcomes, qtable.num_rows, collected or [])
 
 
+CUSTOM_EXPECTATIONS_FILE = Path(__file__).with_name("expectations.py")
+
+
+def _current_seeds_dir() -> Path:
+    """The seeds folder the custom expectations check against, without importing GX.
+
+    ``subjectdb.expectations`` (which imports GX, several seconds) is only imported when a
+    batch is really validated; until then the seeds folder is the project default.
+    """
+    mod = sys.modules.get("subjectdb.expectations")
+    return Path(mod.seeds_dir()) if mod is not None else SEEDS_DIR.resolve()
+
+
+REFERENCE_SEEDS = ("ref_regions.csv", "ref_region_code_changes.csv", "ref_service_items.csv")
+"""Seeds read by the custom expectations (``subjectdb.expectations.reference``)."""
+
+
+def _suite_fingerprint(extract: str, params: dict[str, Any]) -> str:
+    """sha256 of everything a raw suite's result depends on besides the batch itself.
+
+    The suite JSON, the seed-derived value sets, the seeds of the custom expectations, the
+    custom expectations' code and ``STATE_VERSION``.
+    """
+    h = hashlib.sha256(f"v{STATE_VERSION}".encode())
+    h.update((SUITES_DIR / f"raw_{extract}.json").read_bytes())
+    h.update(json.dumps(_jsonable(params), sort_keys=True, ensure_ascii=False).encode())
+    for name in REFERENCE_SEEDS:
+        path = _current_seeds_dir() / name
+        h.update(name.encode())
+        h.update(path.read_bytes() if path.exists() else b"<missing>")
+    h.update(CUSTOM_EXPECTATIONS_FILE.read_bytes())
+    return h.hexdigest()
+
+
+def _batch_fingerprint(
+    batch: LandedBatch, suite_fp: str, row_range: tuple[int, int | None, str]
+) -> str:
+    """Landing files (name, size, mtime) + suite fingerprint + the usual row-count range."""
+    parts: list[Any] = [suite_fp, list(row_range)]
+    for f in batch.files:
+        st = f.stat()
+        parts.append([f.name, st.st_size, st.st_mtime_ns])
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _state_path(paths: Paths) -> Path:
+    return paths.validation / "raw_suite_state.json"
+
+
+def _load_state(paths: Paths) -> dict[str, Any]:
+    path = _state_path(paths)
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
+        return {}
+    batches = state.get("batches")
+    return batches if isinstance(batches, dict) else {}
+
+
+def _save_state(paths: Paths, batches: dict[str, Any]) -> None:
+    path = _state_path(paths)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(
+        json.dumps({"version": STATE_VERSION, "batches": batches}, ensure_ascii=False),
+        encoding="utf-8",
+    )
+    os.replace(tmp, path)
+
+
+def _reusable(paths: Paths, entry: Any, batch: LandedBatch, fingerprint: str) -> bool:
+    """The batch's last successful validation still holds (same inputs, quarantine intact)."""
+    if not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
+        return False
+    qfile = _quarantine_path(paths, batch.extract, batch.batch_id)
+    try:
+        return bool(pq.read_metadata(qfile).num_rows == entry.get("quarantined"))
+    except (OSError, pa.ArrowException):
+        return False
+
+
 def run_raw_suites(
     paths: Paths,
     show_progress: bool = False,
     *,
     workers: int | None = None,
+    force: bool = False,
     _gx: _GX | None = None,
     _run: tuple[str, dt.datetime] | None = None,
     _docs: bool = True,
 ) -> SuiteReport:
-    """Validate every landed batch of every extract; quarantine rows failing a standard.
+    """Validate the landed batches of every extract; quarantine rows failing a standard.
+
+    Incremental: a batch whose landing files, suite definition (suite JSON, seeds, custom
+    expectations) and usual row-count range are unchanged since its last successful
+    validation, and whose quarantine file is intact, is not re-checked; its earlier outcomes
+    are reported again (note "unchanged since run …") so the report and the results table
+    still cover every batch. ``force=True`` re-checks every batch (``subjectdb validate``).
+    State: ``validation/raw_suite_state.json``.
 
     ``workers``: processes validating batches in parallel; by default ``WORKERS`` when the
-    landing zone holds at least ``PARALLEL_MIN_ROWS`` rows (a worker pays ~5 s to import GX),
-    else 1 (in this process).
+    batches to check hold at least ``PARALLEL_MIN_ROWS`` rows (a worker pays ~5 s to import
+    GX), else 1 (in this process).
     """
     run_name, now = _run or _new_run("raw")
     report = SuiteReport(run_id=run_name, run_time=now)
@@ -1042,13 +1153,8 @@ def run_raw_suites(
     if not batches:
         report.errors.append(f"no landed batch under {paths.landing}: run `subjectdb load` first")
         return report
-    gxs = _gx or _GX(paths)
-    run_id = _run_identifier(run_name, now)
     params = suite_parameters()
-    custom.reference()  # fail early and clearly when a seed is missing
-    for extract in sorted({b.extract for b in batches}):
-        sd = load_suite_def(extract)
-        gxs.sync_suite(_gx_suite(sd.name, sd.row_level(), sd.meta))  # for Data Docs
+    suite_fps = {e: _suite_fingerprint(e, params) for e in sorted({b.extract for b in batches})}
     with duckdb.connect() as con:
         counts = {
             (b.extract, b.batch_id): int(
@@ -1058,33 +1164,58 @@ def run_raw_suites(
             )
             for b in batches
         }
-    total = sum(counts.values())
-    if workers is None:
-        workers = WORKERS if total >= PARALLEL_MIN_ROWS else 1
-    workers = max(1, min(workers, len(batches)))
+    state = {} if force else _load_state(paths)
+    new_state: dict[str, Any] = {}
+    reused: dict[tuple[str, str], dict[str, Any]] = {}
     tasks = []
+    fingerprints: dict[tuple[str, str], str] = {}
     for b in batches:
         ext_batches = sorted(x.batch_id for x in batches if x.extract == b.extract)
         ext_counts = {x: counts[(b.extract, x)] for x in ext_batches}
+        row_range = _row_count_range(ext_counts, ext_batches, b.batch_id)
+        key = f"{b.extract}/{b.batch_id}"
+        fp = _batch_fingerprint(b, suite_fps[b.extract], row_range)
+        fingerprints[(b.extract, b.batch_id)] = fp
+        if _reusable(paths, state.get(key), b, fp):
+            reused[(b.extract, b.batch_id)] = state[key]
+            new_state[key] = state[key]
+            continue
         tasks.append(
             _BatchTask(
                 paths.root,
                 b,
                 counts[(b.extract, b.batch_id)],
-                _row_count_range(ext_counts, ext_batches, b.batch_id),
+                row_range,
                 params,
                 run_name,
                 now,
-                custom.seeds_dir(),
-                threads=2 if workers == 1 else 1,
+                _current_seeds_dir(),
+                threads=2,
                 chunk_rows=CHUNK_ROWS,
             )
         )
+    total = sum(t.n_rows for t in tasks)
+    if workers is None:
+        workers = WORKERS if total >= PARALLEL_MIN_ROWS else 1
+    workers = max(1, min(workers, len(tasks) or 1))
+    if workers > 1:
+        tasks = [dataclasses.replace(t, threads=1) for t in tasks]
+    gxs = _gx
+    if tasks:
+        from subjectdb import expectations as custom  # GX is imported only when needed
+
+        custom.reference()  # fail early and clearly when a seed is missing
+        if gxs is None:
+            gxs = _GX(paths)
+    if tasks and gxs is not None:
+        for extract in sorted({t.batch.extract for t in tasks}):
+            sd = load_suite_def(extract)
+            gxs.sync_suite(_gx_suite(sd.name, sd.row_level(), sd.meta))  # for Data Docs
     # largest first, so two workers finish together
     tasks.sort(key=lambda t: -t.n_rows)
     progress = _progress(show_progress, len(tasks), "raw suites")
+    done: list[_BatchDone] = []
     if workers == 1:
-        done = []
         for t in tasks:
             done.append(_run_batch_task(t, gxs))
             progress(f"{t.batch.extract} {t.batch.batch_id}")
@@ -1101,21 +1232,38 @@ def run_raw_suites(
                 results[id(t)] = fut.result()
                 progress(f"{t.batch.extract} {t.batch.batch_id}")
             done = [results[id(t)] for t in tasks]
-    order = {(b.extract, b.batch_id): i for i, b in enumerate(batches)}
-    for _t, d in sorted(
-        zip(tasks, done, strict=True),
-        key=lambda x: order[(x[0].batch.extract, x[0].batch.batch_id)],
-    ):
+    by_batch = {(t.batch.extract, t.batch.batch_id): d for t, d in zip(tasks, done, strict=True)}
+    run_id = _run_identifier(run_name, now) if tasks else None
+    for b in batches:
+        key = (b.extract, b.batch_id)
+        if key in reused:
+            entry = reused[key]
+            since = f"unchanged since run {entry.get('run_id')}: not re-checked"
+            for o in entry.get("outcomes", []):
+                out = Outcome(**o)
+                out.note = f"{out.note}; {since}" if out.note else since
+                report.outcomes.append(out)
+            report.quarantined_rows += int(entry.get("quarantined", 0))
+            continue
+        d = by_batch[key]
         if d.error:
             report.errors.append(d.error)
             continue
         report.outcomes.extend(d.outcomes)
         report.quarantined_rows += d.quarantined
+        new_state[f"{b.extract}/{b.batch_id}"] = {
+            "fingerprint": fingerprints[key],
+            "run_id": run_name,
+            "quarantined": d.quarantined,
+            "outcomes": [_jsonable(dataclasses.asdict(o)) for o in d.outcomes],
+        }
+        assert gxs is not None
         for result, suite_name, ident in d.results:
             gxs.store(result, suite_name, ident, run_id)
     _drop_stale_quarantine(paths, batches)
+    _save_state(paths, new_state)
     _append_results(paths, report, target=str(paths.landing))
-    if _docs:
+    if _docs and gxs is not None:
         gxs.build_docs()
     return report
 
@@ -1744,7 +1892,7 @@ def validate_all(paths: Paths, show_progress: bool = False) -> SuiteReport:
     """Raw suites on the landing zone, then gates on ``data/warehouse.duckdb`` (one Data Docs)."""
     run = _new_run("validate")
     gxs = _GX(paths)
-    report = run_raw_suites(paths, show_progress, _gx=gxs, _run=run, _docs=False)
+    report = run_raw_suites(paths, show_progress, force=True, _gx=gxs, _run=run, _docs=False)
     report.extend(run_gates(paths, paths.warehouse, show_progress, _gx=gxs, _run=run, _docs=False))
     gxs.build_docs()
     return report

@@ -18,6 +18,7 @@ import pytest
 from conftest import SAMPLE, copy_data
 from stdnum.cn import ric, uscc
 
+from subjectdb import expectations as custom_expectations
 from subjectdb import validate as v
 from subjectdb.config import SEEDS_DIR, Paths
 from subjectdb.expectations import (
@@ -247,7 +248,8 @@ def test_results_table_and_data_docs(hand: Paths) -> None:
 
 def test_systematic_failure_fails_the_suite(tmp_path: Path) -> None:
     paths = Paths(tmp_path / "data").ensure()
-    rows = [_case(i, channel="传真" if i % 2 else "窗口") for i in range(20)]
+    # 60 of 120 rows: over 5 % and at least SYSTEMATIC_MIN_ROWS (50) rows
+    rows = [_case(i, channel="传真" if i % 2 else "窗口") for i in range(120)]
     _write_landing(paths, "cases", "20240131", rows)
     report = v.run_raw_suites(paths)
     assert not report.ok
@@ -255,9 +257,94 @@ def test_systematic_failure_fails_the_suite(tmp_path: Path) -> None:
     assert (failed.expectation, failed.column, failed.unexpected_count) == (
         "expect_column_values_to_be_in_set",
         "channel",
-        10,
+        60,
     )
-    assert len(_quarantine(paths, "cases", "20240131")) == 10
+    assert len(_quarantine(paths, "cases", "20240131")) == 60
+
+
+def test_stray_defects_in_a_small_batch_do_not_fail_the_suite(tmp_path: Path) -> None:
+    """Two missing completion times in a 23-row daily batch are 8.7 %: still stray defects."""
+    assert v.SYSTEMATIC_MIN_ROWS == 50
+    paths = Paths(tmp_path / "data").ensure()
+    rows = [_case(i) for i in range(23)]
+    rows[3]["completed_at"] = None
+    rows[7]["completed_at"] = None
+    _write_landing(paths, "cases", "20240131", rows)
+    report = v.run_raw_suites(paths)
+    assert report.ok, report.failures()
+    assert report.quarantined_rows == 2
+    by_exp = {(o.expectation, o.column): o for o in report.outcomes}
+    nulls = by_exp[("expect_column_values_to_not_be_null", "completed_at")]
+    assert (nulls.success, nulls.unexpected_count) == (True, 2)
+    # 49 of 60 rows failing is far over 5 % but under the minimum count: still quarantined only
+    rows = [_case(i, channel="传真" if i < 49 else "窗口") for i in range(60)]
+    _write_landing(paths, "cases", "20240229", rows)
+    report = v.run_raw_suites(paths)
+    assert report.ok
+    # 50 of 60: the minimum is reached → systematic
+    rows = [_case(i, channel="传真" if i < 50 else "窗口") for i in range(60)]
+    _write_landing(paths, "cases", "20240331", rows)
+    report = v.run_raw_suites(paths)
+    [failed] = report.failures()
+    assert (failed.batch, failed.column, failed.unexpected_count) == ("20240331", "channel", 50)
+
+
+def _validated_batches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the batches run_raw_suites really validates (in this process)."""
+    seen: list[str] = []
+    real = v._run_batch_task
+
+    def spy(task: v._BatchTask, gxs: v._GX | None = None) -> v._BatchDone:
+        seen.append(f"{task.batch.extract}/{task.batch.batch_id}")
+        return real(task, gxs)
+
+    monkeypatch.setattr(v, "_run_batch_task", spy)
+    return seen
+
+
+def test_unchanged_batches_are_not_rechecked(
+    hand: Paths, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seen = _validated_batches(monkeypatch)
+    first = v.run_raw_suites(hand)
+    assert seen == ["cases/20240131"]
+    qfile = v._quarantine_path(hand, "cases", "20240131")
+    before = qfile.stat().st_mtime_ns
+    seen.clear()
+    again = v.run_raw_suites(hand)
+    assert seen == [] and qfile.stat().st_mtime_ns == before
+    # the skipped batch keeps its earlier results, in the report and in the results table
+    key = lambda o: (o.batch, o.expectation, o.column, o.unexpected_count, o.success)  # noqa: E731
+    assert sorted(map(key, again.outcomes)) == sorted(map(key, first.outcomes))
+    assert again.quarantined_rows == first.quarantined_rows == len(EXPECTED_HAND)
+    assert all(f"unchanged since run {first.run_id}" in o.note for o in again.outcomes)
+    results = pd.read_parquet(hand.validation / "results.parquet")
+    assert len(results[results["run_id"] == again.run_id]) == len(first.outcomes)
+    # a new batch: only it is validated
+    shutil.copytree(
+        hand.landing_partition("cases", "20240131"), hand.landing_partition("cases", "20240229")
+    )
+    seen.clear()
+    report = v.run_raw_suites(hand)
+    assert seen == ["cases/20240229"]
+    assert {o.batch for o in report.outcomes} == {"20240131", "20240229"}
+    # a missing quarantine file, a changed seed or force=True: validated again
+    qfile.unlink()
+    seen.clear()
+    v.run_raw_suites(hand)
+    assert seen == ["cases/20240131"] and qfile.exists()
+    seeds = tmp_path / "seeds"
+    shutil.copytree(SEEDS_DIR, seeds)
+    last = (SEEDS_DIR / "ref_service_items.csv").read_text(encoding="utf-8").splitlines()[-1]
+    with (seeds / "ref_service_items.csv").open("a", encoding="utf-8") as fh:
+        fh.write(last + "\n")  # a duplicate item row: same standards, different seed file
+    monkeypatch.setattr(custom_expectations, "_seeds_dir", [seeds.resolve()])
+    seen.clear()
+    v.run_raw_suites(hand)
+    assert sorted(seen) == ["cases/20240131", "cases/20240229"]
+    seen.clear()
+    v.run_raw_suites(hand, force=True)
+    assert sorted(seen) == ["cases/20240131", "cases/20240229"]
 
 
 def test_chunks_and_workers_give_the_same_answer(
@@ -283,7 +370,7 @@ def test_chunks_and_workers_give_the_same_answer(
     # the later cut-off accepts row 10's 2024-02-01 update: one finding fewer
     assert len(whole["20240229"]) == len(whole["20240131"]) - 1
     monkeypatch.setattr(v, "CHUNK_ROWS", 20)  # 60 rows → 3 chunks split by case_id hash
-    report = v.run_raw_suites(hand, workers=2)  # two spawned processes
+    report = v.run_raw_suites(hand, workers=2, force=True)  # two spawned processes
     chunked = quarantined()
     for b in batches:
         pd.testing.assert_frame_equal(whole[b], chunked[b])
