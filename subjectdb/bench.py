@@ -49,6 +49,7 @@ from string import Template
 from typing import Any
 
 from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths
+from subjectdb.build import DBT_BUILD_ARGS
 
 RESULTS_DIR = PROJECT_DIR / "benchmarks" / "results"
 WORK_DIR = PROJECT_DIR / "benchmarks" / "work"
@@ -480,7 +481,7 @@ def _dbt_node_timings(results: Path) -> list[dict[str, Any]]:
 
 
 def _dbt_build(spec: dict[str, Any]) -> Outcome:
-    out = _dbt(spec, ["build"], "full", from_served=False)
+    out = _dbt(spec, list(DBT_BUILD_ARGS), "full", from_served=False)
     out.rows = _landed_rows(_paths(spec))
     return out
 
@@ -502,7 +503,7 @@ def _dbt_same_models(spec: dict[str, Any]) -> Outcome:
 
 
 def _dbt_incremental(spec: dict[str, Any]) -> Outcome:
-    out = _dbt(spec, ["build"], "incremental", from_served=True)
+    out = _dbt(spec, list(DBT_BUILD_ARGS), "incremental", from_served=True)
     batch = spec.get("increment_batch")
     out.rows = _landed_rows(_paths(spec), batch) if batch else 0
     return out

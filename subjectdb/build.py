@@ -47,6 +47,9 @@ from subjectdb.dbt_runner import DbtRun, ensure_quarantine_placeholder, run_dbt,
 KEEP_FAILED = 3
 KEEP_WORK_DIRS = 5
 BUILD_INFO_JSON = "warehouse.build.json"
+DBT_BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
+"""What a build runs: dbt unit tests check the models' logic on fixed inputs, not the data, so
+they run in the test suite (tests/test_staging.py) and builds do not pay for them each time."""
 BUILDING = "warehouse.building.duckdb"
 
 KEY_CHECK_MESSAGE = b"subjectdb warehouse key check"
@@ -304,9 +307,7 @@ def _build(paths: Paths, full_refresh: bool, show_progress: bool, fail_fast: boo
             origin += " (built with another or an unknown HMAC key: full refresh)"
     else:
         origin = "started from an empty warehouse"
-    # dbt unit tests check the models' logic on fixed inputs, not the data: they run in the
-    # test suite (tests/test_build.py), so a production build does not pay for them each time
-    args = ["build", "--exclude-resource-type", "unit_test"]
+    args = list(DBT_BUILD_ARGS)
     args += ["--full-refresh"] if full_refresh else []
     args += ["--fail-fast"] if fail_fast else []
     work_dir = paths.build_dir / f"dbt-{build_id}"
