@@ -48,8 +48,8 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths
 from subjectdb.build import DBT_BUILD_ARGS
+from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths
 
 RESULTS_DIR = PROJECT_DIR / "benchmarks" / "results"
 WORK_DIR = PROJECT_DIR / "benchmarks" / "work"
