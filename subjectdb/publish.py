@@ -458,7 +458,7 @@ TABLES: tuple[TableSpec, ...] = (
             FieldSpec(
                 "sex",
                 "string",
-                ("fct_population_midyear", "sex"),
+                ("subj_population_pyramid", "sex"),
                 key=True,
                 has_total=True,
                 description="Sex of the residents as recorded in the register; ALL = both.",
@@ -679,7 +679,7 @@ REQUIRED_TABLES = {
         "industry_section",
         "active_enterprises",
     },
-    "fct_population_midyear": {
+    "subj_population_pyramid": {
         "year",
         "region_code",
         "prefecture_code",
@@ -787,7 +787,7 @@ def _read_enterprise(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def _read_population(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     sql = f"""
-    with {_levels_cte("wh.marts.fct_population_midyear", "population > 0")}
+    with {_levels_cte("wh.marts.subj_population_pyramid", "population > 0")}
     select year, region_level, r_code as region_code, any_value(r_parent) as parent_code,
         case when grouping(age) = 1 then 'ALL' else age end as age_group_code,
         case when grouping(sx) = 1 then 'ALL' else sx end as sex,
@@ -1934,7 +1934,7 @@ def _assemble(
                 "path": "marts.subj_applicant_demand, marts.subj_service_performance, "
                 "marts.subj_processing_time, marts.subj_demand_standardised",
             },
-            {"title": "人口基础库 / population register", "path": "marts.fct_population_midyear"},
+            {"title": "人口基础库 / population register", "path": "marts.subj_population_pyramid"},
             {
                 "title": "法人/企业基础库 / enterprise register",
                 "path": "marts.subj_enterprise_population",

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import sparse
+from scipy.linalg import null_space as scipy_null_space
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
@@ -209,6 +210,10 @@ def make_warehouse(path: Path, seed: int = 3, persons: int = 700, cases: int = 2
         select y.year, region_code, prefecture_code, province_code, urban_rural,
                age_group_code, sex, count(*)::bigint as population
         from v_pop cross join (values (2024), (2025)) as y(year) group by all""")
+    con.execute("""create table marts.subj_population_pyramid as
+        select year, region_code, prefecture_code, province_code, urban_rural,
+               age_group_code as band_code, 1 as band_order, age_group_code, sex, population
+        from marts.fct_population_midyear""")
     con.execute("""create table marts.subj_enterprise_population as
         select y.year, region_code, prefecture_code, province_code, industry_section,
                '小型' as size_class, count(*)::bigint as active_enterprises
@@ -585,6 +590,61 @@ def test_secondary_suppression_protects_a_two_way_table() -> None:
     assert intervals and all(hi - lo >= 1 for lo, hi in intervals.values())
 
 
+def test_audit_agrees_with_exact_programs() -> None:
+    """feasible_intervals never certifies a pinned cell and finds every unpinned one:
+    compared with exact min/max programs solved here, on random 5 × 6 tables (with margins)
+    whose suppression patterns leave some cells pinned and some free."""
+    rng = np.random.default_rng(5)
+    checked = pinned_seen = 0
+    for _ in range(12):
+        body = rng.integers(1, 6, size=(5, 6)).astype(float)
+        n_rows, n_cols = body.shape
+        values = np.concatenate([body.ravel(), body.sum(axis=1), body.sum(axis=0)])
+        cell = np.arange(n_rows * n_cols).reshape(n_rows, n_cols)
+        row_total = n_rows * n_cols + np.arange(n_rows)
+        col_total = n_rows * n_cols + n_rows + np.arange(n_cols)
+        system = disclosure.CellSystem(
+            values, np.zeros(values.size, dtype=bool), [str(i) for i in range(values.size)]
+        )
+        for i in range(n_rows):
+            assert system.add_equation(int(row_total[i]), cell[i].tolist())
+        for j in range(n_cols):
+            assert system.add_equation(int(col_total[j]), cell[:, j].tolist())
+        suppressed = np.zeros(values.size, dtype=bool)
+        suppressed[rng.choice(n_rows * n_cols, size=9, replace=False)] = True
+        intervals, _ = disclosure.feasible_intervals(system, suppressed)
+        # the exact intervals, from scratch: unknowns = suppressed cells, counts >= 1
+        unknown = np.flatnonzero(suppressed)
+        a = np.zeros((len(system.equations), unknown.size))
+        b = np.zeros(len(system.equations))
+        for r, eq in enumerate(system.equations):
+            for c, sign in [(t, 1.0) for t in eq.totals] + [(p, -1.0) for p in eq.parts]:
+                if suppressed[c]:
+                    a[r, list(unknown).index(c)] += sign
+                else:
+                    b[r] -= sign * values[c]
+        keep = np.abs(a).sum(axis=1) > 0
+        a, b = a[keep], b[keep]
+        free_dims = scipy_null_space(a).shape[1]
+        assert free_dims == unknown.size - np.linalg.matrix_rank(a)
+        for k, c in enumerate(unknown):
+            if not a[:, k].any():
+                continue  # in no equation: unbounded, not reported
+            e = np.zeros(unknown.size)
+            e[k] = 1.0
+            low = linprog(e, A_eq=a, b_eq=b, bounds=(1, None), method="highs")
+            high = linprog(-e, A_eq=a, b_eq=b, bounds=(1, None), method="highs")
+            assert low.success and high.status in (0, 3)
+            exact_hi = np.inf if high.status == 3 else -high.fun
+            lo, hi = intervals[int(c)]
+            assert low.fun - 1e-6 <= lo <= hi <= exact_hi + 1e-6  # a real (sub)range
+            exact_free = exact_hi - low.fun >= 1 - 1e-9
+            assert (hi - lo >= 1 - 1e-9) == exact_free, (c, (lo, hi), (low.fun, exact_hi))
+            checked += 1
+            pinned_seen += not exact_free
+    assert checked > 50 and pinned_seen > 0
+
+
 def test_bad_threshold_and_missing_warehouse(tmp_path: Path, handmade: Paths) -> None:
     with pytest.raises(PublishError, match="below the minimum"):
         publish(handmade, threshold=4)
@@ -882,7 +942,7 @@ def test_open_data_page_lists_releases_with_downloads(published: Paths) -> None:
     files = [p for p in release.rglob("*") if p.is_file()]
     for lang, badge in (("zh", "校验通过"), ("en", "validation passed")):
         at = AppTest.from_file(
-            str(PROJECT_DIR / "dashboards" / "pages" / "open_data.py"), default_timeout=60
+            str(PROJECT_DIR / "dashboards" / "views" / "open_data.py"), default_timeout=60
         )
         at.session_state["_ctx"] = Ctx(
             lang=lang,
