@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 
 from subjectdb import _generate_profiles as prof
 from subjectdb.config import SEEDS_DIR
+from subjectdb.contract import COLUMNS, REQUIRED
 
 FORMATS = ("csv", "csv-gbk", "parquet")
 CALENDAR_YEARS = (2004, 2026)  # chinese-calendar 1.11 knows these years' official holidays
@@ -40,91 +41,6 @@ CHUNK = 100_000
 EPOCH = dt.date(1970, 1, 1)
 DAY = 86_400
 MIN_BIRTH_YEAR = 1900
-
-CASE_COLUMNS = [
-    "case_id",
-    "item_code",
-    "applicant_type",
-    "applicant_id",
-    "applicant_name",
-    "applicant_phone",
-    "residence_region",
-    "dept_name",
-    "dept_region",
-    "channel",
-    "submitted_at",
-    "accepted_at",
-    "completed_at",
-    "status",
-    "outcome",
-    "promised_days",
-    "visits",
-    "elicence_reused",
-    "rating",
-    "updated_at",
-]
-PERSON_COLUMNS = [
-    "person_id",
-    "name",
-    "phone",
-    "birth_date",
-    "sex",
-    "hukou_region",
-    "residence_region",
-    "status",
-    "status_date",
-    "updated_at",
-]
-ENTERPRISE_COLUMNS = [
-    "credit_code",
-    "name",
-    "legal_form",
-    "industry",
-    "size_class",
-    "registered_capital",
-    "established_date",
-    "closed_date",
-    "status",
-    "region",
-    "updated_at",
-]
-COLUMNS = {"cases": CASE_COLUMNS, "persons": PERSON_COLUMNS, "enterprises": ENTERPRISE_COLUMNS}
-
-# Columns a source system must always fill (docs/extract-contract.md).
-REQUIRED = {
-    "cases": [
-        "case_id",
-        "item_code",
-        "applicant_type",
-        "applicant_id",
-        "residence_region",
-        "dept_region",
-        "channel",
-        "submitted_at",
-        "status",
-        "promised_days",
-        "updated_at",
-    ],
-    "persons": [
-        "person_id",
-        "birth_date",
-        "sex",
-        "residence_region",
-        "status",
-        "status_date",
-        "updated_at",
-    ],
-    "enterprises": [
-        "credit_code",
-        "name",
-        "legal_form",
-        "industry",
-        "region",
-        "status",
-        "established_date",
-        "updated_at",
-    ],
-}
 
 DEFECT_KINDS = (
     "traditional_chars",

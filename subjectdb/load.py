@@ -61,6 +61,7 @@ from rich.progress import (
 from rich.table import Table
 
 from subjectdb.config import EXTRACTS, Paths
+from subjectdb.contract import COLUMNS, QUARANTINE_SCHEMA
 
 ColumnKind = Literal["text", "timestamp", "date", "integer", "decimal"]
 
@@ -81,55 +82,7 @@ def _kind(column: str) -> ColumnKind:
     return "text"
 
 
-_COLUMN_NAMES: dict[str, tuple[str, ...]] = {
-    "cases": (
-        "case_id",
-        "item_code",
-        "applicant_type",
-        "applicant_id",
-        "applicant_name",
-        "applicant_phone",
-        "residence_region",
-        "dept_name",
-        "dept_region",
-        "channel",
-        "submitted_at",
-        "accepted_at",
-        "completed_at",
-        "status",
-        "outcome",
-        "promised_days",
-        "visits",
-        "elicence_reused",
-        "rating",
-        "updated_at",
-    ),
-    "persons": (
-        "person_id",
-        "name",
-        "phone",
-        "birth_date",
-        "sex",
-        "hukou_region",
-        "residence_region",
-        "status",
-        "status_date",
-        "updated_at",
-    ),
-    "enterprises": (
-        "credit_code",
-        "name",
-        "legal_form",
-        "industry",
-        "size_class",
-        "registered_capital",
-        "established_date",
-        "closed_date",
-        "status",
-        "region",
-        "updated_at",
-    ),
-}
+_COLUMN_NAMES: dict[str, tuple[str, ...]] = {e: tuple(c) for e, c in COLUMNS.items()}
 
 EXTRACT_COLUMNS: dict[str, dict[str, ColumnKind]] = {
     extract: {c: _kind(c) for c in cols} for extract, cols in _COLUMN_NAMES.items()
@@ -179,20 +132,6 @@ FILE_PATTERN = re.compile(
     r"^(?P<extract>[a-z]+)_(?P<batch>[^.]+)\.(?P<fmt>csv|parquet)$", re.IGNORECASE
 )
 BATCH_PATTERN = re.compile(r"^\d{8}$")
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("extract", pa.string()),
-        ("_batch_id", pa.string()),
-        ("_source_file", pa.string()),
-        ("_source_row", pa.int64()),
-        ("column", pa.string()),
-        ("reason", pa.string()),
-        ("original", pa.string()),
-        ("stage", pa.string()),
-        ("_quarantined_at", pa.timestamp("us")),
-    ]
-)
-"""Columns of ``quarantine/load/<extract>/batch=<batch>/part-0.parquet``."""
 RECONCILIATION_SCHEMA = pa.schema(
     [
         ("file", pa.string()),

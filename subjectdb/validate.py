@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 from rich.table import Table
 
 from subjectdb.config import EXTRACTS, PROJECT_DIR, SEEDS_DIR, Paths
+from subjectdb.contract import QUARANTINE_SCHEMA
 from subjectdb.disclosure import STATUSES as _DISCLOSURE_STATUSES
 
 log = logging.getLogger(__name__)
@@ -66,19 +67,6 @@ daily batch is a stray defect (quarantined), not a systematic source problem."""
 STATE_VERSION = 1
 """Bump when a change of this module changes raw-suite results (invalidates the skip state)."""
 
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("extract", pa.string()),
-        ("_batch_id", pa.string()),
-        ("_source_file", pa.string()),
-        ("_source_row", pa.int64()),
-        ("column", pa.string()),
-        ("reason", pa.string()),
-        ("original", pa.string()),
-        ("stage", pa.string()),
-        ("_quarantined_at", pa.timestamp("us")),
-    ]
-)
 
 RESULTS_SCHEMA = pa.schema(
     [
