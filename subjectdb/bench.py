@@ -50,6 +50,7 @@ from typing import Any
 
 from subjectdb.build import DBT_BUILD_ARGS
 from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths
+from subjectdb.serve import streamlit_command, streamlit_env
 
 RESULTS_DIR = PROJECT_DIR / "benchmarks" / "results"
 WORK_DIR = PROJECT_DIR / "benchmarks" / "work"
@@ -822,24 +823,8 @@ def _page_ready(spec: dict[str, Any]) -> Outcome:
         return Outcome(0.0, 0, {"not_measured": "playwright missing"})
     paths = _paths(spec)
     port = _free_port()
-    env = {**os.environ, "SUBJECTDB_DATA": str(paths.root)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(PROJECT_DIR / "dashboards" / "app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
+    env = streamlit_env(paths)
+    cmd = streamlit_command(port, "--server.fileWatcherType", "none")
     log = paths.build_dir / "bench-streamlit.log"
     pages: dict[str, float] = {}
     errors: dict[str, str] = {}

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -183,22 +181,10 @@ def serve(
     paths = get_paths(data_dir)
     if not paths.warehouse.exists():
         _fail(f"no warehouse at {paths.warehouse}: run `subjectdb build` first")
-    env = {**os.environ, "SUBJECTDB_DATA": str(paths.root)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        str(PROJECT_DIR / "dashboards" / "app.py"),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    from subjectdb.serve import streamlit_command, streamlit_env
+
+    env = streamlit_env(paths)
+    cmd = streamlit_command(port)
     console.print(f"dashboard on [bold]http://127.0.0.1:{port}[/]")
     raise typer.Exit(subprocess.call(cmd, cwd=PROJECT_DIR, env=env))
 

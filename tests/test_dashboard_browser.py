@@ -9,11 +9,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ import pytest
 
 from subjectdb.config import PROJECT_DIR, Paths
 from subjectdb.i18n import t
+from subjectdb.serve import streamlit_command, streamlit_env
 
 pytestmark = pytest.mark.browser
 
@@ -66,24 +65,10 @@ def served(built: Paths, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     data = Paths(tmp_path_factory.mktemp("served") / "data")
     shutil.copytree(built.root, data.root)
     port = _free_port()
-    env = {**os.environ, "SUBJECTDB_DATA": str(data.root)}
+    env = streamlit_env(data)
     log = (tmp_path_factory.mktemp("served-log") / "streamlit.log").open("w")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(PROJECT_DIR / "dashboards" / "app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        streamlit_command(port),
         cwd=PROJECT_DIR,
         env=env,
         stdout=log,
