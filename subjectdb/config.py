@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 """The repository root: where ``dbt_project.yml``, ``seeds/`` and ``dashboards/`` live."""
 
@@ -112,3 +114,40 @@ def hmac_key(paths: Paths) -> str:
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
     return key_file.read_text().strip()
+
+
+MEMORY_ENV = "SUBJECTDB_DUCKDB_MEMORY"
+DEFAULT_DUCKDB_MEMORY = "6GB"
+"""DuckDB's memory limit in every process (profiles.yml uses the same variable and default)."""
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's ``memory_limit``: ``$SUBJECTDB_DUCKDB_MEMORY`` or 6 GB."""
+    return os.environ.get(MEMORY_ENV) or DEFAULT_DUCKDB_MEMORY
+
+
+def duckdb_connect(
+    database: str | Path = ":memory:",
+    *,
+    paths: Paths | None = None,
+    read_only: bool = False,
+    threads: int | None = None,
+    preserve_order: bool = True,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection bounded like dbt's: memory limit and a spill folder.
+
+    Every module opening DuckDB goes through here so that a 50 M-case run stays within the
+    memory budget (DuckDB spills to ``data/build/duckdb_tmp`` instead of growing).
+    ``preserve_order=False`` lets DuckDB drop insertion order (as dbt's profile does): less
+    memory for large sorts and copies, for queries that order what they need explicitly.
+    """
+    config: dict[str, str | int | bool] = {
+        "memory_limit": duckdb_memory_limit(),
+        "preserve_insertion_order": preserve_order,
+    }
+    if threads is not None:
+        config["threads"] = threads
+    spill = (paths or get_paths()).build_dir / "duckdb_tmp"
+    spill.mkdir(parents=True, exist_ok=True)
+    config["temp_directory"] = str(spill)
+    return duckdb.connect(str(database), read_only=read_only, config=config)
