@@ -49,7 +49,7 @@ from string import Template
 from typing import Any
 
 from subjectdb.build import DBT_BUILD_ARGS
-from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths
+from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths, duckdb_memory_limit
 from subjectdb.serve import streamlit_command, streamlit_env
 
 RESULTS_DIR = PROJECT_DIR / "benchmarks" / "results"
@@ -74,7 +74,6 @@ GENERATOR = {
     "seed": 2026,
 }
 SMOKE_BATCHES = 6
-DEFAULT_MEMORY = "6GB"  # profiles.yml's default for SUBJECTDB_DUCKDB_MEMORY
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -203,10 +202,33 @@ def environment() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "memory_gib": round(mem_kib / 1024 / 1024, 1),
         "load_average_at_start": [round(x, 2) for x in load],
-        "duckdb_memory_limit": os.environ.get("SUBJECTDB_DUCKDB_MEMORY", DEFAULT_MEMORY),
+        "duckdb_memory_limit": duckdb_memory_limit(),
+        "commit": _git_commit(),
         "chromium": _chromium_version(),
         "versions": versions,
     }
+
+
+def _git_commit() -> str | None:
+    """The commit benchmarked, with ``+dirty`` when the working tree has uncommitted changes."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=PROJECT_DIR,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+dirty" if dirty else "")
 
 
 def _chromium_version() -> str | None:
@@ -563,7 +585,7 @@ def _duckdb_settings(con: Any, paths: Paths) -> None:
     tmp = paths.build_dir / "duckdb_tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     con.execute("set threads = 2")
-    con.execute(f"set memory_limit = '{os.environ.get('SUBJECTDB_DUCKDB_MEMORY', DEFAULT_MEMORY)}'")
+    con.execute(f"set memory_limit = '{duckdb_memory_limit()}'")
     con.execute(f"set temp_directory = '{tmp.as_posix()}'")
     con.execute("set preserve_insertion_order = false")
 
@@ -1024,6 +1046,8 @@ def run_benchmark(
             shutil.rmtree(root, ignore_errors=True)
     payload = summarise(size, per_run, chosen)
     payload["environment"] = env_before
+    if hasattr(os, "getloadavg"):
+        payload["environment"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     payload["total_seconds"] = round(time.perf_counter() - started, 1)
     out = write_result(size, payload, results_dir)
     say(f"results: {out}")
@@ -1202,7 +1226,8 @@ def render_table(result: dict[str, Any]) -> str:
         f"persons, {gen.get('enterprises', 0):,} enterprises\n\n"
         f"Median of {result.get('runs')} run(s), recorded {result.get('recorded_at')} on "
         f"{env.get('cpus')} CPUs ({env.get('cpu', '?')}), {env.get('memory_gib')} GiB, "
-        f"load average at start {env.get('load_average_at_start')}, DuckDB "
+        f"load average at start {env.get('load_average_at_start')}, at end "
+        f"{env.get('load_average_at_end', '?')}, commit {env.get('commit', '?')}, DuckDB "
         f"{env.get('versions', {}).get('duckdb')}, dbt-core "
         f"{env.get('versions', {}).get('dbt-core')}, memory_limit "
         f"{env.get('duckdb_memory_limit')}.\n"
