@@ -150,4 +150,6 @@ def duckdb_connect(
     spill = (paths or get_paths()).build_dir / "duckdb_tmp"
     spill.mkdir(parents=True, exist_ok=True)
     config["temp_directory"] = str(spill)
-    return duckdb.connect(str(database), read_only=read_only, config=config)
+    con = duckdb.connect(str(database), read_only=read_only, config=config)
+    con.execute("set enable_progress_bar = false")  # a CLI's log, not a terminal animation
+    return con
