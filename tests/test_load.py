@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import opencc
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
@@ -646,3 +647,161 @@ def test_a_second_concurrent_load_is_refused(tmp_path: Path) -> None:
         with pytest.raises(LoadError, match="another `subjectdb load` is running"):
             load_paths([path], paths)
     assert only(load_paths([path], paths)).rows_landed == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Throughput machinery: parallel files, ordered commits, screens that must never miss
+# --------------------------------------------------------------------------------------------
+
+
+def _rows_without_load_time(paths: Paths) -> dict[str, list[tuple]]:
+    con = duckdb.connect()
+    out: dict[str, list[tuple]] = {}
+    for kind, root, stamp in (
+        ("landing", paths.landing, "_loaded_at"),
+        ("quarantine", paths.load_quarantine, "_quarantined_at"),
+    ):
+        for extract in ("cases", "persons", "enterprises"):
+            files = f"{root}/{extract}/batch=*/part-0.parquet"
+            out[f"{kind}/{extract}"] = con.execute(
+                f"SELECT * EXCLUDE ({stamp}) FROM read_parquet('{files}', hive_partitioning=false) "
+                "ORDER BY ALL"
+            ).fetchall()
+    return out
+
+
+def test_parallel_load_lands_exactly_like_one_file_at_a_time(
+    raw_sample, loaded: Paths, tmp_path: Path
+) -> None:
+    """``loaded`` used the default workers (2); one at a time must give the very same rows."""
+    serial = data_dir(tmp_path, "serial")
+    reports = load_paths([raw_sample.out], serial, workers=1)
+    assert all(r.balanced and not r.rejected for r in reports)
+    assert _rows_without_load_time(serial) == _rows_without_load_time(loaded)
+    keep = ["file", "extract", "batch", "sha256", "encoding"]
+    counts = ["rows_read", "rows_landed", "rows_quarantined"]
+    rec_serial = read_reconciliation(serial).select(keep + counts).to_pylist()
+    assert rec_serial == read_reconciliation(loaded).select(keep + counts).to_pylist()
+    assert len(rec_serial) == len(reports)
+
+
+def test_parallel_reports_and_commits_follow_batch_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    committed: list[str] = []
+    upsert = loader._Reconciliation.upsert
+
+    def recording(self: loader._Reconciliation, rows: list[dict]) -> None:
+        committed.extend(r["batch"] for r in rows)
+        upsert(self, rows)
+
+    monkeypatch.setattr(loader._Reconciliation, "upsert", recording)
+    raw = tmp_path / "raw"
+    batches = ["20240105", "20240101", "20240103", "20240102", "20240104"]
+    for i, batch in enumerate(batches):
+        rows = [case_row(i * 100 + k) for k in range(1 + 40 * (i % 2))]
+        write(raw / f"cases_{batch}.csv", csv_text(rows))
+    paths = data_dir(tmp_path)
+    reports = load_paths([raw], paths, workers=2)
+    assert [r.batch_id for r in reports] == sorted(batches)
+    assert all(r.status == "loaded" for r in reports)
+    rec = read_reconciliation(paths).to_pylist()
+    assert [r["batch"] for r in rec] == sorted(batches)
+    assert committed == sorted(batches)  # a later batch is never committed before an earlier
+    assert all(r.rows_read == r.rows_landed for r in reports)
+    leftovers = [p for p in (tmp_path / "data").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_two_files_for_one_batch_in_one_load_never_stage_together(tmp_path: Path) -> None:
+    """The second file for an extract and batch is judged against the first one's commit."""
+    raw = tmp_path / "raw"
+    write(raw / "a" / "cases_20240131.csv", csv_text([case_row(1)]))
+    write(raw / "b" / "cases_20240131.csv", csv_text([case_row(1), case_row(2)]))
+    write(raw / "c" / "persons_20240131.csv", "person_id\n1\n")  # rejected: bad header
+    same = write(raw / "d" / "cases_20240201.csv", csv_text([case_row(3)]))
+    twin = write(tmp_path / "twin" / "cases_20240201.csv", same.read_text(encoding="utf-8"))
+    paths = data_dir(tmp_path)
+    reports = load_paths([raw, twin], paths, workers=2)
+    by_status = sorted((r.file.parent.name, r.file.name, r.status) for r in reports)
+    assert by_status == [
+        ("a", "cases_20240131.csv", "loaded"),
+        ("b", "cases_20240131.csv", "rejected"),
+        ("c", "persons_20240131.csv", "rejected"),
+        ("d", "cases_20240201.csv", "loaded"),
+        ("twin", "cases_20240201.csv", "already loaded"),
+    ]
+    assert [r["case_id"] for r in landing(paths)] == ["C00000001", "C00000003"]
+    assert list(paths.landing.glob("persons/*/*")) == []
+
+
+def test_load_workers_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv(loader.WORKERS_ENV, "3")
+    assert loader.load_workers() == 3
+    monkeypatch.setenv(loader.WORKERS_ENV, "many")
+    with pytest.raises(LoadError, match="SUBJECTDB_LOAD_WORKERS"):
+        loader.load_workers()
+    monkeypatch.setenv(loader.WORKERS_ENV, "0")
+    with pytest.raises(LoadError, match="at least 1"):
+        loader.load_workers()
+    monkeypatch.delenv(loader.WORKERS_ENV)
+    assert 1 <= loader.load_workers() <= 2
+    path = write(tmp_path / "raw" / "cases_20240131.csv", csv_text([case_row(1)]))
+    with pytest.raises(LoadError, match="at least 1"):
+        load_paths([path], data_dir(tmp_path), workers=0)
+
+
+def test_quarantine_counts_agree_in_arrow_and_duckdb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small quarantine files are counted with Arrow, large ones with DuckDB: same answer."""
+    rows = [case_row(1), case_row(2, visits="x", rating="y"), case_row(3)[:5], case_row(4)]
+    rows.append(case_row(5, submitted_at="2024-02-30 00:00:00"))
+    text = csv_text(rows)
+    results = []
+    for limit in (loader._ARROW_QUARANTINE_COUNT, 0):
+        monkeypatch.setattr(loader, "_ARROW_QUARANTINE_COUNT", limit)
+        path = write(tmp_path / f"raw{limit}" / "cases_20240131.csv", text)
+        report = only(load_paths([path], data_dir(tmp_path, f"data{limit}")))
+        results.append((report.rows_read, report.rows_quarantined, report.quarantine_reasons))
+    assert results[0] == results[1]
+    assert results[0] == (
+        5,
+        3,
+        {"bad_integer": 2, "too_few_fields": 1, "bad_timestamp": 1},
+    )
+
+
+def test_trim_screen_never_misses_whitespace() -> None:
+    """``_may_need_trim`` may say yes needlessly, never no when Arrow's trim changes a value."""
+    points = [chr(cp) for cp in range(0x110000) if not 0xD800 <= cp < 0xE000]
+    singles = pa.array(points, pa.string())
+    trimmed = pc.utf8_trim_whitespace(singles)
+    spaces = [p for p, t in zip(points, trimmed.to_pylist(), strict=True) if t != p]
+    assert " " in spaces and "\u3000" in spaces and "\u00a0" in spaces
+    for space in spaces:
+        for value in (space, "中" + space, space + "中", "a" + space, space + "𠀀", "ab" + space):
+            assert loader._may_need_trim(pa.array(["x", value, None])), repr(value)
+    plain = ["中文", "abc", "é", "𠀀", "！", "ａ", "", None]
+    # U+3000–U+3FFF share their first byte with the ideographic space: a needless yes.
+    assert loader._may_need_trim(pa.array(["a、"]))
+    assert not loader._may_need_trim(pa.array(plain, pa.string()))
+    assert not loader._may_need_trim(pa.array(plain, pa.string()).slice(1))
+    std = loader.standardiser()
+    assert std(pa.array(["  中文 ", "\u3000ａ\u3000", "", "x"])).to_pylist() == [
+        "中文",
+        "a",
+        None,
+        "x",
+    ]
+
+
+def test_small_and_large_screens_convert_the_same() -> None:
+    """Few values are screened in Python, many with RE2: both must convert the same values."""
+    std = loader.standardiser()
+    values = ["乾燥", "乾隆", "門診", "ＡＢＣ１２３", "中文", "abc", None, "後臺", "台灣"]
+    small = std(pa.array(values, pa.string())).to_pylist()
+    large_input = pa.array(values * (loader._SMALL_SCREEN // len(values) + 1), pa.string())
+    large = std(large_input).to_pylist()[: len(values)]
+    assert small == large
+    assert small[:4] == ["干燥", "乾隆", "门诊", "ABC123"]
