@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from rich.table import Table
 
-from subjectdb.config import EXTRACTS, PROJECT_DIR, SEEDS_DIR, Paths
+from subjectdb.config import EXTRACTS, PROJECT_DIR, SEEDS_DIR, Paths, duckdb_connect
 from subjectdb.contract import QUARANTINE_SCHEMA
 from subjectdb.disclosure import STATUSES as _DISCLOSURE_STATUSES
 
@@ -54,7 +54,9 @@ CHUNK_ROWS = 500_000
 """Upper bound of rows validated at once (memory stays flat whatever the batch size)."""
 WORKERS = max(1, min(2, os.cpu_count() or 1))
 """Processes validating batches in parallel on large runs."""
-PARALLEL_MIN_ROWS = 5_000_000
+PARALLEL_MIN_ROWS = 500_000
+"""Rows to check from which batches are validated by ``WORKERS`` processes (each pays ~3 s of
+CPU to import GX; below this the per-batch work does not repay it)."""
 EXAMPLES = 5
 ROW_COUNT_FACTOR = 3.0
 """A batch is unusual when it has more than this factor more/fewer rows than previous ones."""
@@ -235,13 +237,21 @@ class _GX:
         """``paths=None``: an ephemeral context (worker processes), results only collected."""
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
+        from great_expectations.execution_engine import pandas_execution_engine
 
         import subjectdb.expectations  # noqa: F401  (registers the custom expectations)
+
+        # GX fingerprints every pandas batch (hash of all cells, a batch marker only) when it is
+        # below HASH_THRESHOLD bytes: ~6 % of a raw-suite run. Our results carry their own
+        # batch markers (extract, batch id, rows, landing folder), so it is turned off.
+        pandas_execution_engine.HASH_THRESHOLD = 0  # type: ignore[attr-defined]
 
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         self._defs: dict[str, Any] = {}
         self._stored: list[Any] = []
         self._stored_suites: list[Any] = []
+        self._suites: dict[str, Any] = {}
+        self._synced: dict[str, str] = {}
         self.collected: list[tuple[Any, str, str]] | None = None
         with _quiet():
             if paths is None:
@@ -294,6 +304,21 @@ class _GX:
             with contextlib.suppress(Exception):
                 self.context.suites.delete(suite.name)
             return self.context.suites.add(suite)
+
+    def suite(self, name: str, entries: list[dict[str, Any]], meta: dict[str, Any]) -> Any:
+        """The GX suite of these definitions, stored in the context (for Data Docs).
+
+        Built and stored once per distinct definition: a run validates the same suite on many
+        batches, and building and storing it (a JSON file) each time is a fixed cost per batch.
+        It is stored again only when another definition of the same name was stored since.
+        """
+        key = json.dumps([name, entries, meta], sort_keys=True, default=str)
+        if key not in self._suites:
+            self._suites[key] = _gx_suite(name, entries, meta)
+        if self._synced.get(name) != key:
+            self._suites[key] = self.sync_suite(self._suites[key])
+            self._synced[name] = key
+        return self._suites[key]
 
     def store(self, result: Any, suite_name: str, batch_identifier: str, run_id: Any) -> None:
         from great_expectations.data_context.types.resource_identifiers import (
@@ -717,11 +742,16 @@ def _validate_frames(
     ``on_unexpected(frame, entry, result, index_labels)`` is called for every chunk where an
     expectation found unexpected rows (the raw suites quarantine them).
     """
+    from subjectdb import expectations as custom
+
     bd = gxs.batch_definition(asset)
     if on_unexpected is not None:
+        # COMPLETE for the unexpected rows' index labels (quarantine); not the pandas query
+        # text GX would also build for every expectation
         result_format: dict[str, Any] = {
             "result_format": "COMPLETE",
             "partial_unexpected_count": EXAMPLES,
+            "return_unexpected_index_query": False,
         }
     else:
         result_format = {"result_format": "SUMMARY", "partial_unexpected_count": EXAMPLES}
@@ -749,6 +779,7 @@ def _validate_frames(
                     ]
                     on_unexpected(df, entry, r, labels)
             del df, res
+            custom.clear_cache()
     return accs, template
 
 
@@ -777,6 +808,23 @@ def _outcomes_and_store(
         ExpectationSuiteValidationResult,
     )
 
+    def outcome(
+        checked: int, unexpected: int, examples: list[Any], note: str, entry: dict[str, Any], r: Any
+    ) -> Outcome:
+        return Outcome(
+            stage=stage,
+            suite=suite_name,
+            batch=label,
+            expectation=entry["type"],
+            column=_domain_label(entry.get("kwargs", {})),
+            severity=entry.get("severity", "critical"),
+            success=bool(r.success),
+            element_count=checked,
+            unexpected_count=unexpected,
+            examples=examples,
+            note=note,
+        )
+
     outcomes: list[Outcome] = []
     stored = []
     for entry, acc in zip(entries, accs, strict=True):
@@ -786,18 +834,13 @@ def _outcomes_and_store(
         r = acc.to_result(mostly, min_rows if mostly is not None and mostly < 1.0 else 0)
         stored.append(r)
         outcomes.append(
-            Outcome(
-                stage=stage,
-                suite=suite_name,
-                batch=label,
-                expectation=entry["type"],
-                column=_domain_label(entry.get("kwargs", {})),
-                severity=entry.get("severity", "critical"),
-                success=bool(r.success),
-                element_count=acc.element_count - acc.missing_count,
-                unexpected_count=acc.unexpected_count,
-                examples=acc.examples,
-                note=acc.exception or entry.get("meta", {}).get("note", ""),
+            outcome(
+                acc.element_count - acc.missing_count,
+                acc.unexpected_count,
+                acc.examples,
+                acc.exception or entry.get("meta", {}).get("note", ""),
+                entry,
+                r,
             )
         )
     for entry, r, note in extra:
@@ -806,18 +849,13 @@ def _outcomes_and_store(
         info = r.exception_info or {}
         err = str(info.get("exception_message")) if info.get("raised_exception") else ""
         outcomes.append(
-            Outcome(
-                stage=stage,
-                suite=suite_name,
-                batch=label,
-                expectation=entry["type"],
-                column=_domain_label(entry.get("kwargs", {})),
-                severity=entry.get("severity", "critical"),
-                success=bool(r.success),
-                element_count=int(res.get("element_count") or 0),
-                unexpected_count=int(res.get("unexpected_count") or 0),
-                examples=[_jsonable(observed)] if observed is not None else [],
-                note=err or note,
+            outcome(
+                int(res.get("element_count") or 0),
+                int(res.get("unexpected_count") or 0),
+                [_jsonable(observed)] if observed is not None else [],
+                err or note,
+                entry,
+                r,
             )
         )
         stored.append(r)
@@ -906,7 +944,7 @@ def _validate_batch(
     extra: list[tuple[dict[str, Any], Any, str]] = []
     if suite_def.batch_level():
         lo, hi, note = row_range
-        table_suite = _gx_suite(f"{suite_def.name}_batch", suite_def.batch_level(), {})
+        table_suite = gxs.suite(f"{suite_def.name}_batch", suite_def.batch_level(), {})
         frame = pd.DataFrame(index=pd.RangeIndex(n_rows))
         with _quiet():
             tres = (
@@ -1003,10 +1041,9 @@ def _run_batch_task(task: _BatchTask, gxs: _GX | None = None) -> _BatchDone:
     previous, gxs.collected = gxs.collected, []
     paths = Paths(task.root)
     sd = load_suite_def(task.batch.extract)
-    suite = gxs.sync_suite(_gx_suite(sd.name, sd.row_level(), sd.meta))
-    con = duckdb.connect()
+    suite = gxs.suite(sd.name, sd.row_level(), sd.meta)
+    con = duckdb_connect(paths=paths, threads=task.threads)
     try:
-        con.execute(f"SET threads = {task.threads}")
         outcomes, qtable = _validate_batch(
             gxs,
             sd,
@@ -1132,7 +1169,7 @@ def run_raw_suites(
     State: ``validation/raw_suite_state.json``.
 
     ``workers``: processes validating batches in parallel; by default ``WORKERS`` when the
-    batches to check hold at least ``PARALLEL_MIN_ROWS`` rows (a worker pays ~5 s to import
+    batches to check hold at least ``PARALLEL_MIN_ROWS`` rows (a worker pays ~3 s to import
     GX), else 1 (in this process).
     """
     run_name, now = _run or _new_run("raw")
@@ -1143,7 +1180,7 @@ def run_raw_suites(
         return report
     params = suite_parameters()
     suite_fps = {e: _suite_fingerprint(e, params) for e in sorted({b.extract for b in batches})}
-    with duckdb.connect() as con:
+    with duckdb_connect(paths=paths) as con:
         counts = {
             (b.extract, b.batch_id): int(
                 con.execute(
@@ -1198,7 +1235,7 @@ def run_raw_suites(
     if tasks and gxs is not None:
         for extract in sorted({t.batch.extract for t in tasks}):
             sd = load_suite_def(extract)
-            gxs.sync_suite(_gx_suite(sd.name, sd.row_level(), sd.meta))  # for Data Docs
+            gxs.suite(sd.name, sd.row_level(), sd.meta)  # for Data Docs
     # largest first, so two workers finish together
     tasks.sort(key=lambda t: -t.n_rows)
     progress = _progress(show_progress, len(tasks), "raw suites")
@@ -1824,9 +1861,8 @@ def run_gates(
         return report
     cfg = load_gates_config()
     gxs = _gx or _GX(paths)
-    con = duckdb.connect()
+    con = duckdb_connect(paths=paths, threads=2)
     try:
-        con.execute("SET threads = 2")
         con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
         labels = pa.table({"label": sorted(reference_labels())})
         con.register("ref_labels", labels)
@@ -1864,7 +1900,7 @@ def check_open_data(paths: Paths) -> SuiteReport:
     report = SuiteReport(run_id=run_name, run_time=now)
     cfg = load_gates_config()
     gxs = _GX(paths)
-    with duckdb.connect() as con:
+    with duckdb_connect(paths=paths) as con:
         con.register("ref_labels", pa.table({"label": sorted(reference_labels())}))
         gates = _Gates(gxs, con, cfg, _run_identifier(run_name, now), now)
         try:

@@ -91,6 +91,77 @@ def test_gb32100_matches_stdnum() -> None:
     assert [c for c in codes if (c in valid) != uscc.is_valid(c)] == []
 
 
+def test_address_code_years_match_stdnum_birth_place() -> None:
+    """The address-code table is read once per code; the year rule must stay stdnum's."""
+    from stdnum.exceptions import ValidationError
+
+    checked = 0
+    for code in [f"33{a:02d}{b:02d}" for a in range(12) for b in range(30)] + ["999999"]:
+        for year in (1949, 1983, 1996, 2005, 2015, 2024):
+            try:
+                ric.get_birth_place(f"{code}{year:04d}01010000")
+                expected = True
+            except ValidationError:
+                expected = False
+            except KeyError:  # stdnum: an entry without a county level
+                expected = False
+            assert custom_expectations._address_code_valid(code, year) == expected, (code, year)
+            checked += expected
+    assert checked > 100
+
+
+def test_per_value_checks_agree_on_categoricals_and_across_chunks() -> None:
+    """The runner hands text to GX as categoricals and the ID check is cached per chunk's
+    categories: row results must equal the plain-object path, chunk after chunk."""
+    good = "33010619900101" + "001"
+    good += ric.calc_check_digit(good)
+    other = "11010519851231" + "002"
+    other += ric.calc_check_digit(other)
+    chunks = [
+        pd.Series([good, "330106199001010010", None, good, other.lower()]),
+        pd.Series([other, good[:-1] + "Y", "", None]),
+    ]
+    for values in chunks:
+        expected = [isinstance(x, str) and ric.is_valid(x) for x in values]
+        as_category = values.astype("category")
+        assert custom_expectations.valid_gb11643_resident_id(values).tolist() == expected
+        assert custom_expectations.valid_gb11643_resident_id(as_category).tolist() == expected
+        assert custom_expectations.valid_gb11643_resident_id(as_category).tolist() == expected
+        formula = pd.Series(["=x", "x", None, "-1"] * 2)
+        assert (
+            starts_formula(formula.astype("category")).tolist() == starts_formula(formula).tolist()
+        )
+    custom_expectations.clear_cache()
+
+
+def test_gate_patterns_run_on_re2_and_agree_with_python_re() -> None:
+    """Personal-data patterns stay RE2-compatible (pandas runs them with pyarrow, several
+    times faster than Python's re) and mean the same under both engines."""
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = [
+        "330106199001010011",
+        "a330106199001010011",
+        "号码:330106199001010011。",
+        "91330106MA2AAAA01E",
+        "电话13812345678",
+        "x13812345678",
+        "欧阳娜娜",
+        "王小明",
+        "王小市",
+        "金华市",
+        "诸葛亮亮亮",
+        "",
+    ]
+    arr = pa.array(texts)
+    for name, pattern in v.load_gates_config()["pii"]["patterns"].items():
+        re2 = pc.match_substring_regex(arr, pattern).to_pylist()  # raises if not RE2 syntax
+        assert re2 == [re.search(pattern, t) is not None for t in texts], name
+
+
 def test_formula_prefixes() -> None:
     s = pd.Series(["=1+1", "+8613800000000", "-2", "@SUM(A1)", "\tx", "\rx", "张三", None, "a=b"])
     assert starts_formula(s).tolist() == [True] * 6 + [False] * 3
