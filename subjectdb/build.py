@@ -11,7 +11,9 @@ it open, and a failed build must leave it untouched. A build
    name: dbt's parse cache is only reused while the profile, and so the file path, stays the
    same); the staging models
    are incremental by batch, so a copy made with another HMAC key (``main.build_info``
-   ``key_fingerprint``) is rebuilt with ``--full-refresh``;
+   ``key_fingerprint``) or from other reference seeds (``seeds_fingerprint``) is rebuilt
+   with ``--full-refresh``; a copy built from the same project files takes the daily path,
+   which skips the seeds and the seed-only models (:func:`plan_dbt_build`);
 3. runs the publication gates (``validate.run_gates``) on the new file;
 4. only when every step passed: records the build in ``main.build_info`` inside the new file,
    swaps it over the served file with an atomic ``os.replace`` and writes
@@ -41,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from subjectdb.config import EXTRACTS, Paths, hmac_key
+from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths, hmac_key
 from subjectdb.dbt_runner import DbtRun, ensure_quarantine_placeholder, run_dbt, scrub_key_material
 
 KEEP_FAILED = 3
@@ -51,6 +53,22 @@ DBT_BUILD_ARGS = ("build", "--exclude-resource-type", "unit_test")
 """What a build runs: dbt unit tests check the models' logic on fixed inputs, not the data, so
 they run in the test suite (tests/test_staging.py) and builds do not pay for them each time."""
 BUILDING = "warehouse.building.duckdb"
+
+DAILY_EXCLUDES = ("--exclude", "resource_type:seed", "tag:reference_data")
+"""What a daily build over an unchanged project skips: the seeds and the models built from
+seeds only (tag ``reference_data``: dimensions, region code successors), with their data
+tests. The copied warehouse already holds them, built and tested from the same files."""
+SEED_INPUTS = ("seeds",)
+PROJECT_INPUTS = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "models",
+    "macros",
+    "seeds",
+    "snapshots",
+    "tests/dbt",
+)
+"""The files a warehouse is built from (relative to the project folder)."""
 
 KEY_CHECK_MESSAGE = b"subjectdb warehouse key check"
 """HMAC'd with the build's key and kept in ``main.build_info.key_fingerprint``: a build over a
@@ -204,8 +222,107 @@ def stored_key_fingerprint(warehouse: Path) -> str | None:
     return str(row[0]) if row and row[0] else None
 
 
+def files_fingerprint(inputs: tuple[str, ...], root: Path = PROJECT_DIR) -> str:
+    """SHA-256 over the names and contents of the files under ``inputs`` (sorted)."""
+    digest = hashlib.sha256()
+    for name in inputs:
+        base = root / name
+        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file())
+        for path in files:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def stored_build_info(warehouse: Path) -> dict[str, str | None]:
+    """The fingerprints of a warehouse's latest build (``None`` for unknown ones)."""
+    import duckdb
+
+    names = ("key_fingerprint", "seeds_fingerprint", "project_fingerprint")
+    info: dict[str, str | None] = dict.fromkeys(names)
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            have = {
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'main' and table_name = 'build_info'"
+                ).fetchall()
+            }
+            cols = [n for n in names if n in have]
+            if not cols:
+                return info
+            row = con.execute(
+                f"select {', '.join(cols)} from main.build_info order by built_at desc limit 1"
+            ).fetchone()
+    except duckdb.Error:
+        return info
+    for name, value in zip(cols, row or (), strict=False):
+        info[name] = str(value) if value else None
+    return info
+
+
+@dataclass
+class DbtPlan:
+    """How a build runs dbt over its starting file, and why."""
+
+    args: list[str]
+    full_refresh: bool
+    reason: str
+
+
+def plan_dbt_build(
+    start: Path | None,
+    full_refresh: bool,
+    fingerprints: dict[str, str],
+    copied_from: Path | None = None,
+) -> DbtPlan:
+    """The ``dbt build`` arguments for a build starting from ``start`` (None: an empty file),
+    a copy of ``copied_from`` (named in the reason).
+
+    * a full refresh when asked, or when ``start`` was built with another (or an unknown)
+      HMAC key or from other (or unknown) reference seeds: incremental tables would mix them;
+    * the daily path when ``start`` was built from exactly these project files: seeds and
+      the seed-only models are skipped (:data:`DAILY_EXCLUDES`); the incremental models
+      touch only new rows and their data tests check those rows;
+    * a full refresh when the project files changed since ``start`` was built: its
+      incremental tables hold rows written by other model code, which an incremental run
+      would keep (a new subjectdb release rebuilds everything once, then goes daily again).
+    """
+    args = list(DBT_BUILD_ARGS)
+    if start is None:
+        args += ["--full-refresh"] if full_refresh else []
+        return DbtPlan(args, full_refresh, "started from an empty warehouse")
+    origin = f"started from a copy of {(copied_from or start).name}"
+    if full_refresh:
+        return DbtPlan(args + ["--full-refresh"], True, origin + " (full refresh requested)")
+    stored = stored_build_info(start)
+    if stored["key_fingerprint"] != fingerprints["key_fingerprint"]:
+        why = "built with another or an unknown HMAC key"
+    elif stored["seeds_fingerprint"] != fingerprints["seeds_fingerprint"]:
+        why = "built from other or unknown reference seeds"
+    elif stored["project_fingerprint"] != fingerprints["project_fingerprint"]:
+        why = "built from other or unknown model code"
+    else:
+        return DbtPlan(args + list(DAILY_EXCLUDES), False, origin + " (same project: daily path)")
+    return DbtPlan(args + ["--full-refresh"], True, f"{origin} ({why}: full refresh)")
+
+
+def current_fingerprints(paths: Paths) -> dict[str, str]:
+    """The key, seed and project fingerprints a build records (see :func:`plan_dbt_build`)."""
+    return {
+        "key_fingerprint": key_fingerprint(paths),
+        "seeds_fingerprint": files_fingerprint(SEED_INPUTS),
+        "project_fingerprint": files_fingerprint(PROJECT_INPUTS),
+    }
+
+
 def _write_build_info(
-    new_file: Path, build_id: str, full_refresh: bool, dbt: DbtRun, fingerprint: str
+    new_file: Path,
+    build_id: str,
+    full_refresh: bool,
+    dbt: DbtRun,
+    fingerprints: dict[str, str],
 ) -> None:
     import duckdb
 
@@ -221,17 +338,21 @@ def _write_build_info(
             )
             """
         )
-        con.execute("alter table main.build_info add column if not exists key_fingerprint varchar")
+        for column in ("key_fingerprint", "seeds_fingerprint", "project_fingerprint"):
+            con.execute(f"alter table main.build_info add column if not exists {column} varchar")
         con.execute(
             "insert into main.build_info (build_id, built_at, full_refresh, dbt_seconds, "
-            "dbt_nodes, key_fingerprint) values (?, ?, ?, ?, ?, ?)",
+            "dbt_nodes, key_fingerprint, seeds_fingerprint, project_fingerprint) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 build_id,
                 dt.datetime.now(dt.UTC),
                 full_refresh,
                 round(dbt.seconds, 3),
                 json.dumps(dbt.node_counts, sort_keys=True),
-                fingerprint,
+                fingerprints["key_fingerprint"],
+                fingerprints["seeds_fingerprint"],
+                fingerprints["project_fingerprint"],
             ],
         )
         con.execute("checkpoint")
@@ -298,18 +419,15 @@ def _build(paths: Paths, full_refresh: bool, show_progress: bool, fail_fast: boo
     # (2) dbt build into a copy of the served warehouse (or an empty file)
     ensure_quarantine_placeholder(paths)
     started = time.monotonic()
-    fingerprint = key_fingerprint(paths)
+    fingerprints = current_fingerprints(paths)
     if paths.warehouse.exists():
         shutil.copyfile(paths.warehouse, new_file)
-        origin = f"started from a copy of {paths.warehouse.name}"
-        if not full_refresh and stored_key_fingerprint(new_file) != fingerprint:
-            full_refresh = result.full_refresh = True
-            origin += " (built with another or an unknown HMAC key: full refresh)"
-    else:
-        origin = "started from an empty warehouse"
-    args = list(DBT_BUILD_ARGS)
-    args += ["--full-refresh"] if full_refresh else []
-    args += ["--fail-fast"] if fail_fast else []
+    plan = plan_dbt_build(
+        new_file if new_file.exists() else None, full_refresh, fingerprints, paths.warehouse
+    )
+    full_refresh = result.full_refresh = plan.full_refresh
+    origin = plan.reason + f" (copy {time.monotonic() - started:.1f}s)"
+    args = plan.args + (["--fail-fast"] if fail_fast else [])
     work_dir = paths.build_dir / f"dbt-{build_id}"
     dbt = run_dbt(args, paths, new_file, work_dir, show_progress=show_progress)
     scrub_key_material(work_dir / "target")
@@ -337,7 +455,7 @@ def _build(paths: Paths, full_refresh: bool, show_progress: bool, fail_fast: boo
 
     # (4) record the build and swap it in atomically
     started = time.monotonic()
-    _write_build_info(new_file, build_id, full_refresh, dbt, fingerprint)
+    _write_build_info(new_file, build_id, full_refresh, dbt, fingerprints)
     Path(str(new_file) + ".wal").unlink(missing_ok=True)
     os.replace(new_file, paths.warehouse)
     info = {

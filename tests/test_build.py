@@ -17,7 +17,16 @@ import duckdb
 import pytest
 from conftest import copy_data
 
-from subjectdb.build import BUILD_INFO_JSON, build, key_fingerprint, stored_key_fingerprint
+from subjectdb.build import (
+    BUILD_INFO_JSON,
+    DAILY_EXCLUDES,
+    build,
+    current_fingerprints,
+    key_fingerprint,
+    plan_dbt_build,
+    stored_build_info,
+    stored_key_fingerprint,
+)
 from subjectdb.config import Paths, hmac_key
 from subjectdb.dbt_runner import hmac_pads
 
@@ -227,6 +236,127 @@ def test_incremental_build_equals_a_build_from_scratch(incremental_chain, built:
         assert history == 2
 
 
+def test_daily_build_touches_only_the_changed_cases(incremental_chain, built: Paths) -> None:
+    """The second build took the daily path and rewrote only what the held-back batch changed;
+    int_cases__changed_months (the subject tables' contract) lists exactly its months."""
+    paths, last_batch, before, second = incremental_chain
+    projects = _rows(
+        paths.warehouse, "select project_fingerprint from main.build_info order by built_at"
+    )
+    if projects[0] == projects[-1]:  # no dbt file was edited between the two builds
+        assert "daily path" in second.summary()
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        run = con.execute(
+            "select max_by(_changed_invocation_id, _loaded_at) from intermediate.int_cases__latest"
+        ).fetchone()[0]  # type: ignore[index]
+        changed = dict(
+            con.execute(
+                "select case_id, _batch_id from marts.fct_service_cases "
+                "where _changed_invocation_id = ?",
+                [run],
+            ).fetchall()
+        )
+        months = con.execute(
+            "select submitted_month, is_full_rebuild from intermediate.int_cases__changed_months"
+        ).fetchall()
+        expected = {
+            r[0]
+            for r in con.execute(
+                """
+                select cast(date_trunc('month', submitted_at) as date)
+                from intermediate.int_cases__latest where _changed_invocation_id = $1
+                union
+                select _superseded_submitted_month from intermediate.int_cases__latest
+                where _changed_invocation_id = $1 and _superseded_submitted_month is not null
+                """,
+                [run],
+            ).fetchall()
+        }
+        all_months = con.execute(
+            "select count(distinct submitted_month) from marts.fct_service_cases"
+        ).fetchone()[0]  # type: ignore[index]
+    # only the batch's cases were rewritten (no register batch was held back)
+    assert changed and set(changed.values()) == {last_batch}
+    assert len(changed) < len(before)
+    assert {m for m, _ in months} == expected
+    assert not any(full for _, full in months)
+    assert len(months) < all_months
+    # the first build of a chain was a full build of the case chain: every month listed
+    first = _rows(
+        built.warehouse,
+        "select count(*), bool_and(is_full_rebuild) from intermediate.int_cases__changed_months",
+    )[0]
+    whole = _rows(
+        built.warehouse, "select count(distinct submitted_month) from marts.fct_service_cases"
+    )[0][0]
+    assert first == (whole, True)
+
+
+def test_incremental_intermediates_equal_a_build_from_scratch(
+    incremental_chain, built: Paths
+) -> None:
+    """Every incremental table of the chain holds what a build from scratch holds."""
+    paths, *_ = incremental_chain
+    tables = [
+        "intermediate.int_cases__latest",
+        "intermediate.int_cases__processing_time",
+        "intermediate.int_cases__enterprise_placement",
+        "intermediate.int_enterprises__versions",
+        "intermediate.int_persons__midyear_residents",
+    ]
+    stamps = {"_changed_invocation_id", "_superseded_submitted_month"}
+    with duckdb.connect() as con:
+        con.execute(f"attach '{paths.warehouse}' as inc (read_only)")
+        con.execute(f"attach '{built.warehouse}' as full_build (read_only)")
+        for table in tables:
+            names = [r[0] for r in con.execute(f"describe full_build.{table}").fetchall()]
+            cols = ", ".join(f'"{n}"' for n in names if n not in stamps)
+            diff = con.execute(
+                f"""
+                select count(*) from (
+                    (select {cols} from inc.{table} except all
+                     select {cols} from full_build.{table})
+                    union all
+                    (select {cols} from full_build.{table} except all
+                     select {cols} from inc.{table})
+                )
+                """
+            ).fetchone()[0]  # type: ignore[index]
+            assert diff == 0, table
+
+
+def test_build_plan_follows_the_stored_fingerprints(tmp_path: Path, built: Paths) -> None:
+    """Same key, seeds and project: the daily path; other seeds, key or model code: a full
+    refresh."""
+    stored = stored_build_info(built.warehouse)
+    current = current_fingerprints(built)
+    assert stored["key_fingerprint"] == current["key_fingerprint"]
+    assert stored["seeds_fingerprint"] == current["seeds_fingerprint"]
+    assert len(stored["project_fingerprint"] or "") == 64
+    # (the project files may have been edited since the session's build: plan against the
+    # stored project fingerprint)
+    now = {**current, "project_fingerprint": str(stored["project_fingerprint"])}
+    daily = plan_dbt_build(built.warehouse, False, now)
+    assert not daily.full_refresh and daily.args[-len(DAILY_EXCLUDES) :] == list(DAILY_EXCLUDES)
+    for name in ("seeds_fingerprint", "key_fingerprint", "project_fingerprint"):
+        plan = plan_dbt_build(built.warehouse, False, {**now, name: "other"})
+        assert plan.full_refresh and "--full-refresh" in plan.args, name
+    asked = plan_dbt_build(built.warehouse, True, now)
+    assert asked.full_refresh and "--exclude" not in asked.args
+    empty = plan_dbt_build(None, False, now)
+    assert not empty.full_refresh and "--exclude" not in empty.args
+    assert (
+        "copy of warehouse.duckdb"
+        in plan_dbt_build(built.warehouse, False, now, built.root / "warehouse.duckdb").reason
+    )
+    # a warehouse from before the fingerprints existed: unknown seeds, so a full refresh
+    legacy = tmp_path / "legacy.duckdb"
+    with duckdb.connect(str(legacy)) as con:
+        con.execute("create table main.build_info (build_id varchar, built_at timestamp)")
+        con.execute("insert into main.build_info values ('old', now())")
+    assert plan_dbt_build(legacy, False, now).full_refresh
+
+
 def test_failing_build_leaves_the_served_warehouse_unchanged(incremental_chain) -> None:
     """A batch with dates beyond the official calendar fails the build; nothing is served."""
     paths, *_ = incremental_chain
@@ -271,6 +401,9 @@ def test_failing_build_leaves_the_served_warehouse_unchanged(incremental_chain) 
     assert (paths.root / BUILD_INFO_JSON).read_text() == info_before
     assert "served warehouse unchanged" in result.summary()
     if result.failed_steps[0].name == "dbt build":
-        assert "in_calendar" in result.summary()
+        # fail-fast reports the first failing test on the processing times: in_calendar on
+        # the dates, or not_null_columns (working_days has no calendar index to count from)
+        summary = result.summary()
+        assert "in_calendar" in summary or "not_null_columns_int_cases__processing_time" in summary
         assert result.new_file.exists()  # kept for inspection
     shutil.rmtree(target)

@@ -1,15 +1,20 @@
 {#-
     One row per case: its latest state. Incremental: a build reads only rows landed since the
-    previous build (or from batches it has not seen), merges them with the stored state of the same cases and keeps, per case,
-    the row with the latest updated_at (ties: the later batch, then the later source row).
-    The result equals a full refresh over all batches, whatever order batches arrive in.
+    previous build (or from batches it has not seen), merges them with the stored state of the
+    same cases and keeps, per case, the row with the latest updated_at (ties: the later batch,
+    then the later source row). The result equals a full refresh over all batches, whatever
+    order batches arrive in.
+    Change tracking for the incremental path: a row whose state changed in this run is stamped
+    with this invocation's id (_changed_invocation_id) and keeps the submission month of the
+    stored state it replaced (_superseded_submitted_month, NULL for a new case); a stored state
+    that stays the latest keeps both columns as they were.
 -#}
 {{
     config(
         materialized='incremental',
         unique_key='case_id',
         incremental_strategy='delete+insert',
-        on_schema_change='fail'
+        on_schema_change='append_new_columns'
     )
 }}
 
@@ -35,14 +40,29 @@ with source as (
 
 ),
 
-candidates as (
+{% if is_incremental() %}
+stored as (
 
-    select * from source
-    {% if is_incremental() %}
-    union all
-    select {{ case_columns | join(', ') }}
+    select
+        {{ case_columns | join(', ') }},
+        {{ stored_column_or_null('_changed_invocation_id', dbt.type_string()) }}
+            as _changed_invocation_id,
+        {{ stored_column_or_null('_superseded_submitted_month', 'date') }}
+            as _superseded_submitted_month
     from {{ this }}
     where case_id in (select case_id from source)
+
+),
+{% endif %}
+
+candidates as (
+
+    select {{ case_columns | join(', ') }}, false as is_stored
+    from source
+    {% if is_incremental() %}
+    union all
+    select {{ case_columns | join(', ') }}, true as is_stored
+    from stored
     {% endif %}
 
 ),
@@ -61,9 +81,28 @@ ranked as (
 
 final as (
 
-    select {{ case_columns | join(', ') }}
+    select
+        {% for column in case_columns -%}
+        ranked.{{ column }},
+        {% endfor -%}
+        {% if is_incremental() -%}
+        case
+            when ranked.is_stored then stored._changed_invocation_id
+            else {{ this_run_id() }}
+        end as _changed_invocation_id,
+        case
+            when ranked.is_stored then stored._superseded_submitted_month
+            else {{ month_start('stored.submitted_at') }}
+        end as _superseded_submitted_month
+        {%- else -%}
+        {{ this_run_id() }} as _changed_invocation_id,
+        cast(null as date) as _superseded_submitted_month
+        {%- endif %}
     from ranked
-    where state_rank = 1
+    {% if is_incremental() -%}
+    left join stored on stored.case_id = ranked.case_id
+    {% endif -%}
+    where ranked.state_rank = 1
 
 )
 

@@ -6,7 +6,18 @@
     index(completed date) - index(accepted date): two equality joins, no range join per case.
     Dates outside the calendar seed fail the in_calendar tests on this model (never counted as
     plain weekdays).
+    Incremental: a build first deletes the stored rows of the cases whose latest state changed
+    in this run (pre-hook; a case may no longer be completed) and appends those cases' rows.
 -#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns',
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where case_id in (select case_id from {{ ref('int_cases__latest') }} where {{ changed_in_this_run() }}){% endif %}"
+    )
+}}
+
 with calendar as (
 
     select
@@ -28,6 +39,9 @@ source as (
     where cast(statuses.is_completed as {{ dbt.type_boolean() }})
         and cases.accepted_at is not null
         and cases.completed_at is not null
+        {% if is_incremental() -%}
+        and {{ changed_in_this_run('cases._changed_invocation_id') }}
+        {%- endif %}
 
 ),
 
@@ -48,7 +62,8 @@ final as (
         renamed.accepted_date,
         renamed.completed_date,
         cast(completed_day.workday_index - accepted_day.workday_index as {{ dbt.type_int() }})
-            as working_days
+            as working_days,
+        {{ this_run_id() }} as _changed_invocation_id
     from renamed
     left join calendar as accepted_day
         on accepted_day.calendar_date = renamed.accepted_date

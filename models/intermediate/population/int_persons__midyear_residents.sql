@@ -2,16 +2,51 @@
     One row per year x person resident on 1 July of that year: the person's latest register row
     with updated_at on or before 1 July says resident (常住); the person counts in that row's
     residence county, with age in completed years on 1 July (5-year band and planning group).
+    Incremental (the daily path): the pre-hook deletes the rows of the persons with register
+    rows staged in this run (their staging stamp, so it does not depend on this table) and of
+    years no longer in the data; the model appends those persons' rows for every year, and
+    every person's rows for years the table does not hold yet. A person who is no longer
+    resident so loses their rows, as in a full build.
 -#}
-with source as (
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{% if is_incremental() %}delete from {{ this }} where person_key in (select person_key from {{ ref('stg_population__persons') }} where {{ changed_in_this_run() }}) or year not in (select year from {{ ref('int_calendar__midyear_dates') }}){% endif %}"
+    )
+}}
 
-    select * from {{ ref('stg_population__persons') }}
+with midyear as (
+
+    select year, midyear_date from {{ ref('int_calendar__midyear_dates') }}
 
 ),
 
-midyear as (
+{% if is_incremental() %}
+changed_persons as (
 
-    select year, midyear_date from {{ ref('int_calendar__midyear_dates') }}
+    select distinct person_key
+    from {{ ref('stg_population__persons') }}
+    where {{ changed_in_this_run() }}
+
+),
+
+new_years as (
+
+    select year from midyear
+    where year not in (select distinct year from {{ this }})
+
+),
+{% endif %}
+
+source as (
+
+    select * from {{ ref('stg_population__persons') }}
+    {% if is_incremental() -%}
+    where person_key in (select person_key from changed_persons)
+        or exists (select 1 from new_years)
+    {%- endif %}
 
 ),
 
@@ -49,6 +84,12 @@ renamed as (
     where row_rank = 1
         and status_code = 'resident'
         and birth_date <= midyear_date
+        {% if is_incremental() -%}
+        and (
+            person_key in (select person_key from changed_persons)
+            or year in (select year from new_years)
+        )
+        {%- endif %}
 
 ),
 
@@ -63,7 +104,8 @@ final as (
         renamed.birth_date,
         renamed.age,
         bands.band_code,
-        groups.age_group_code
+        groups.age_group_code,
+        {{ this_run_id() }} as _changed_invocation_id
     from renamed
     left join {{ ref('ref_age_bands') }} as bands
         on renamed.age >= bands.age_from

@@ -3,10 +3,30 @@
     where, through which channel, how it was handled. Natural persons are placed in their
     residence county with age and sex from the resident ID; legal persons in the enterprise's
     registered county (register version valid at submission), age group NA.
+    Incremental (delete+insert on case_id; every case has exactly one row): a build rewrites
+    only the cases whose latest state changed in this run and the legal-person cases whose
+    placement (int_cases__enterprise_placement) changed in this run. A change of a dimension or mapping seed needs
+    `subjectdb build --full-refresh`.
 -#}
+{{
+    config(
+        materialized='incremental',
+        unique_key='case_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail'
+    )
+}}
+
 with source as (
 
     select * from {{ ref('int_cases__latest') }}
+    {% if is_incremental() -%}
+    where {{ changed_in_this_run() }}
+        or case_id in (
+            select case_id from {{ ref('int_cases__enterprise_placement') }}
+            where {{ changed_in_this_run() }}
+        )
+    {%- endif %}
 
 ),
 
@@ -17,9 +37,10 @@ items as (
 
 ),
 
-enterprise_versions as (
+placements as (
 
-    select * from {{ ref('int_enterprises__versions') }}
+    select case_id, enterprise_region_code, industry_section, size_class
+    from {{ ref('int_cases__enterprise_placement') }}
 
 ),
 
@@ -32,17 +53,30 @@ renamed as (
             when source.applicant_type = 'person'
                 then {{ age_in_years('source.applicant_birth_date', 'cast(source.submitted_at as date)') }}
         end as age_at_submission,
-        enterprise_versions.region_code as enterprise_region_code,
-        enterprise_versions.industry_section,
-        enterprise_versions.size_class
+        placements.enterprise_region_code,
+        placements.industry_section,
+        placements.size_class
     from source
-    left join enterprise_versions
+    left join placements
         on source.applicant_type = 'enterprise'
-        and enterprise_versions.enterprise_key = source.applicant_key
-        and (enterprise_versions.valid_from is null
-            or source.submitted_at >= enterprise_versions.valid_from)
-        and (enterprise_versions.valid_to is null
-            or source.submitted_at < enterprise_versions.valid_to)
+        and placements.case_id = source.case_id
+
+),
+
+-- the planning age group of each age that occurs: a small range join over the distinct ages,
+-- so the cases join it on equality (a range join per case is a nested loop)
+age_groups as (
+
+    select ages.age_at_submission, groups.age_group_code
+    from (
+        select distinct age_at_submission
+        from renamed
+        where applicant_type = 'person' and age_at_submission is not null
+    ) as ages
+    inner join {{ ref('dim_age_group') }} as groups
+        on groups.age_group_code <> 'NA'
+        and ages.age_at_submission >= groups.age_from
+        and (groups.age_to is null or ages.age_at_submission <= groups.age_to)
 
 ),
 
@@ -65,7 +99,7 @@ final as (
         cast(channels.is_online as {{ dbt.type_boolean() }}) as is_online,
         renamed.submitted_at,
         renamed.submitted_date,
-        cast({{ dbt.date_trunc('month', 'renamed.submitted_date') }} as date) as submitted_month,
+        {{ month_start('renamed.submitted_date') }} as submitted_month,
         cast(extract(year from renamed.submitted_date) as {{ dbt.type_int() }}) as submitted_year,
         renamed.accepted_at,
         renamed.completed_at,
@@ -93,7 +127,8 @@ final as (
         renamed.industry_section,
         renamed.size_class,
         renamed.updated_at,
-        renamed._batch_id
+        renamed._batch_id,
+        {{ this_run_id() }} as _changed_invocation_id
     from renamed
     left join items on items.item_code = renamed.item_code
     left join {{ ref('dim_region') }} as regions
@@ -110,11 +145,9 @@ final as (
         on processing.case_id = renamed.case_id
     left join {{ ref('ref_ratings') }} as ratings
         on ratings.rating = renamed.rating
-    left join {{ ref('dim_age_group') }} as age_groups
+    left join age_groups
         on renamed.applicant_type = 'person'
-        and age_groups.age_group_code <> 'NA'
-        and renamed.age_at_submission >= age_groups.age_from
-        and (age_groups.age_to is null or renamed.age_at_submission <= age_groups.age_to)
+        and age_groups.age_at_submission = renamed.age_at_submission
 
 )
 

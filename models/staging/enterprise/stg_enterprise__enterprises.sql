@@ -5,41 +5,21 @@
     code or name is kept. Enumerations become codes, retired region codes their successors.
     A table, not a view: the keyed hash must not leave its key material in a view definition.
     Incremental by batch: landed batches are immutable, so a build stages only the batches
-    not staged yet (macro unstaged_batches) and appends them.
+    not staged yet (macro unstaged_batches) and appends them, stamped with the run's id.
 -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
-        on_schema_change='fail'
+        on_schema_change='append_new_columns'
     )
 }}
 
 {%- set batch_filter = unstaged_batches(source('enterprise', 'enterprises')) %}
 
-with landed as (
+with source as (
 
-    select * from {{ source('enterprise', 'enterprises') }}
-    where {{ batch_filter }}
-
-),
-
-quarantined as (
-
-    select distinct _source_file, _source_row
-    from {{ source('quarantine', 'raw_suites') }}
-    where {{ batch_filter }}
-
-),
-
-source as (
-
-    select landed.*
-    from landed
-    left join quarantined
-        on landed._source_file = quarantined._source_file
-        and landed._source_row = quarantined._source_row
-    where quarantined._source_file is null
+    {{ accepted_landed_rows(source('enterprise', 'enterprises'), batch_filter) }}
 
 ),
 
@@ -71,7 +51,8 @@ renamed as (
         source._batch_id,
         source._source_file,
         source._source_row,
-        source._loaded_at
+        source._loaded_at,
+        {{ this_run_id() }} as _changed_invocation_id
     from source
     left join enterprise_enums as legal_forms
         on legal_forms.enum = 'legal_form'

@@ -4,41 +4,21 @@
     dropped; enumerations become codes and retired region codes their successors.
     A table, not a view: the keyed hash must not leave its key material in a view definition.
     Incremental by batch: landed batches are immutable, so a build stages only the batches
-    not staged yet (macro unstaged_batches) and appends them.
+    not staged yet (macro unstaged_batches) and appends them, stamped with the run's id.
 -#}
 {{
     config(
         materialized='incremental',
         incremental_strategy='append',
-        on_schema_change='fail'
+        on_schema_change='append_new_columns'
     )
 }}
 
 {%- set batch_filter = unstaged_batches(source('population', 'persons')) %}
 
-with landed as (
+with source as (
 
-    select * from {{ source('population', 'persons') }}
-    where {{ batch_filter }}
-
-),
-
-quarantined as (
-
-    select distinct _source_file, _source_row
-    from {{ source('quarantine', 'raw_suites') }}
-    where {{ batch_filter }}
-
-),
-
-source as (
-
-    select landed.*
-    from landed
-    left join quarantined
-        on landed._source_file = quarantined._source_file
-        and landed._source_row = quarantined._source_row
-    where quarantined._source_file is null
+    {{ accepted_landed_rows(source('population', 'persons'), batch_filter) }}
 
 ),
 
@@ -72,7 +52,8 @@ renamed as (
         source._batch_id,
         source._source_file,
         source._source_row,
-        source._loaded_at
+        source._loaded_at,
+        {{ this_run_id() }} as _changed_invocation_id
     from source
     left join person_enums as sexes
         on sexes.enum = 'sex'

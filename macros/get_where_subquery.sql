@@ -1,0 +1,40 @@
+{#-
+    Data tests on the rows this run changed (the daily incremental path).
+
+    Overrides dbt's get_where_subquery (how a data test's `where` config filters the tested
+    model). A `where` holding the placeholder __changed_in_this_run__ keeps only the rows
+    stamped by this invocation (`_changed_invocation_id`) when the tested model has that column;
+    on a model without it the placeholder is `1 = 1` (the whole model is tested). A full build
+    stamps every row, so it still tests everything; an incremental build tests the rows it
+    wrote. dbt_project.yml sets the placeholder on the tests of the change-stamped folders.
+    That is sound for the stamped models because each replaces whole keys (delete+insert on its
+    primary key, or append of new batches): an untouched stored row was tested by the build
+    that wrote it, and a key written twice in one run is still caught among this run's rows.
+-#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where and '__changed_in_this_run__' in where -%}
+        {%- set where = where | replace(
+            '__changed_in_this_run__',
+            changed_in_this_run() if _tested_model_is_stamped() else '1 = 1'
+        ) -%}
+    {%- endif -%}
+    {%- if where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- True when the model a generic test is attached to documents a _changed_invocation_id
+    column (every column is documented, see the house rules). -#}
+{% macro _tested_model_is_stamped() -%}
+    {%- set attached = model.get('attached_node') if model is mapping else none -%}
+    {%- if not attached or attached not in graph.nodes -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return('_changed_invocation_id' in graph.nodes[attached].columns) }}
+{%- endmacro %}
