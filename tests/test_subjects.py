@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import copy_data
 from scipy import stats
 
 from subjectdb.config import PROJECT_DIR, Paths
 
 SUBJECTS_DIR = PROJECT_DIR / "models" / "marts" / "subjects"
+DEMAND_DIR = PROJECT_DIR / "models" / "intermediate" / "demand"
 ONLINE_CHANNELS = ("web", "app")
 RTOL = 1e-9
 
@@ -116,8 +119,8 @@ def ratio(
 
 
 def load_ci_module() -> ModuleType:
-    path = SUBJECTS_DIR / "subj_poisson_exact_ci.py"
-    spec = importlib.util.spec_from_file_location("subj_poisson_exact_ci", path)
+    path = DEMAND_DIR / "int_demand__poisson_limits.py"
+    spec = importlib.util.spec_from_file_location("int_demand__poisson_limits", path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -143,6 +146,10 @@ def test_poisson_limits_satisfy_garwood_definition() -> None:
     assert lower[10] == pytest.approx(4.7954, abs=1e-4)
     assert upper[10] == pytest.approx(18.3904, abs=1e-4)
     assert np.all(np.diff(lower) > 0) and np.all(np.diff(upper) > 0)
+    # a run with nothing new to compute returns a typed, empty table (and never loads scipy)
+    empty = load_ci_module().exact_limits(np.arange(5, 5))
+    assert empty.num_rows == 0
+    assert str(empty.schema.field("mean_upper").type) == "double"
 
 
 # ------------------------------------------------------------------------------- demand
@@ -565,3 +572,91 @@ def test_digital_divide_online_share(wh: duckdb.DuckDBPyConnection, cases: pd.Da
     shares = got.groupby(cell, dropna=False)["channel_share"].sum()
     np.testing.assert_allclose(shares, 1.0, rtol=1e-12)
     assert (got["is_online"] == got["channel_code"].isin(ONLINE_CHANNELS)).all()
+
+
+# ------------------------------------------------------ incremental build == full rebuild
+
+
+def _table_frames(path: Path) -> dict[str, pd.DataFrame]:
+    """Every subject table (and the shared demand projection) of a warehouse file."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS w (READ_ONLY)")
+        names = [
+            (schema, name)
+            for schema, name in con.execute(
+                "select schema_name, table_name from duckdb_tables() where database_name = 'w' "
+                "and ((schema_name = 'marts' and table_name like 'subj_%') "
+                "or (schema_name = 'intermediate' and table_name like 'int_demand__%'))"
+            ).fetchall()
+        ]
+        return {
+            f"{schema}.{name}": con.sql(f'select * from w.{schema}."{name}"').df()
+            for schema, name in names
+        }
+    finally:
+        con.close()
+
+
+def assert_same_table(incremental: pd.DataFrame, full: pd.DataFrame, what: str) -> None:
+    """Equal as multisets of rows: every non-float column exactly, float columns to 1e-12
+    relative (a full build sums doubles in a different order on every run, too)."""
+    assert list(incremental.columns) == list(full.columns), f"{what}: columns differ"
+    assert len(incremental) == len(full), f"{what}: {len(incremental)} rows vs {len(full)}"
+    floats = [c for c in full.columns if pd.api.types.is_float_dtype(full[c])]
+    keys = [c for c in full.columns if c not in floats]
+    # number repeated rows so that a multiset compares row by row
+    left = incremental.assign(_n=incremental.groupby(keys, dropna=False).cumcount())
+    right = full.assign(_n=full.groupby(keys, dropna=False).cumcount())
+    merged = left.merge(
+        right, on=[*keys, "_n"], how="outer", indicator=True, suffixes=("_inc", "_full")
+    )
+    unmatched = merged[merged["_merge"] != "both"]
+    assert unmatched.empty, f"{what}: {len(unmatched)} rows differ:\n{unmatched.head(10)}"
+    for col in floats:
+        a = merged[f"{col}_inc"].to_numpy(dtype="float64")
+        e = merged[f"{col}_full"].to_numpy(dtype="float64")
+        ok = np.isclose(a, e, rtol=1e-12, atol=0.0, equal_nan=True)
+        assert ok.all(), f"{what}: column {col} differs in {int((~ok).sum())} rows"
+
+
+def test_incremental_build_equals_full_rebuild(loaded: Paths, built: Paths, tmp_path: Path) -> None:
+    """Build without the last batch, land it, build incrementally: every subject table equals
+    the full build of the same landed data (the session's `built`, a build from an empty
+    warehouse, i.e. what --full-refresh makes), and the run really rebuilt only some months."""
+    from subjectdb.build import build
+
+    paths = copy_data(loaded, tmp_path / "data")
+    last = max(p.name for p in (paths.landing / "cases").glob("batch=*"))
+    held = tmp_path / "held"
+    for extract in ("cases", "persons", "enterprises"):
+        src = paths.landing / extract / last
+        assert src.is_dir(), f"no {extract} partition {last}"
+        (held / extract).mkdir(parents=True)
+        src.rename(held / extract / last)
+    first = build(paths)
+    assert first.ok, first.summary()
+    for extract in ("cases", "persons", "enterprises"):
+        (held / extract / last).rename(paths.landing / extract / last)
+    second = build(paths)
+    assert second.ok, second.summary()
+    assert not second.full_refresh, "the second build should be incremental"
+
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        changed = con.sql(
+            "select count(*), bool_or(is_full_rebuild) from intermediate.int_cases__changed_months"
+        ).fetchall()[0]
+        months = con.sql(
+            "select count(distinct submitted_month) from marts.fct_service_cases"
+        ).fetchall()[0][0]
+    assert changed[1] is False, "the case chain was rebuilt in full"
+    assert 0 < changed[0] < months, f"{changed[0]} of {months} months changed: not incremental"
+
+    incremental = _table_frames(paths.warehouse)
+    full = _table_frames(built.warehouse)
+    assert set(incremental) == set(full)
+    assert "marts.subj_service_demand" in full and "marts.subj_digital_divide" in full
+    for name in sorted(full):
+        if name == "intermediate.int_demand__poisson_limits":
+            continue  # an append-only cache of limits (k = 0 … largest count ever seen)
+        assert_same_table(incremental[name], full[name], name)

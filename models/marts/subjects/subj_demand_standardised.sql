@@ -9,30 +9,32 @@
 --   standardised_ratio    = cases / expected_cases, with the exact (Garwood) Poisson 95 % limits
 --                           of the observed count divided by expected_cases
 -- "all" = every county of the warehouse in the same year (and theme). Rates per 1,000 per year.
+-- Cases come from int_demand__case_cells (natural persons), the shared demand projection.
 with person_cases as (
 
     select
-        cast(cases.submitted_year as integer) as year,
-        cases.region_code,
-        cases.prefecture_code,
-        cases.province_code,
-        cases.urban_rural,
-        cases.theme_code,
-        cases.age_group_code
-    from {{ ref('fct_service_cases') }} as cases
-    where cases.applicant_type = 'person'
+        cells.year,
+        cells.region_code,
+        cells.prefecture_code,
+        cells.province_code,
+        cells.urban_rural,
+        cells.theme_code,
+        cells.age_group_code,
+        cells.cases
+    from {{ ref('int_demand__case_cells') }} as cells
+    where cells.applicant_type = 'person'
 
 ),
 
 case_counts as (
 
-    select year, region_code, theme_code, age_group_code, count(*) as cases
+    select year, region_code, theme_code, age_group_code, sum(cases) as cases
     from person_cases
     group by year, region_code, theme_code, age_group_code
 
     union all
 
-    select year, region_code, 'ALL' as theme_code, age_group_code, count(*) as cases
+    select year, region_code, 'ALL' as theme_code, age_group_code, sum(cases) as cases
     from person_cases
     group by year, region_code, age_group_code
 

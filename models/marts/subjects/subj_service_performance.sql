@@ -1,10 +1,25 @@
--- Service performance by submission month × service item × handling department × applicant
--- county. Demand-side shares (visits) are over all cases; processing time and on-time over
--- completed cases; satisfaction over rated cases. The *_cases counts beside each rate let any
--- roll-up recompute the rate exactly; medians over a roll-up come from subj_processing_time.
+{#-
+    Service performance by submission month × service item × handling department × applicant
+    county. Demand-side shares (visits) are over all cases; processing time and on-time over
+    completed cases; satisfaction over rated cases. The *_cases counts beside each rate let any
+    roll-up recompute the rate exactly; medians over a roll-up come from subj_processing_time.
+    Incremental by month: a run replaces the changed months only.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='subj_replace_periods',
+        unique_key='month',
+        on_schema_change='fail'
+    )
+}}
+-- depends_on: {{ ref('int_cases__changed_months') }}
+
 with cases as (
 
-    select * from {{ ref('fct_service_cases') }}
+    select *
+    from {{ ref('fct_service_cases') }}
+    where {{ subj_in_changed_periods('submitted_month') }}
 
 ),
 
@@ -50,33 +65,39 @@ performance as (
         cases.prefecture_code,
         cases.province_code
 
+),
+
+final as (
+
+    select
+        cast(month as date) as month,
+        cast(year as integer) as year,
+        cast(item_code as {{ dbt.type_string() }}) as item_code,
+        cast(category_code as {{ dbt.type_string() }}) as category_code,
+        cast(theme_code as {{ dbt.type_string() }}) as theme_code,
+        cast(dept_name as {{ dbt.type_string() }}) as dept_name,
+        cast(dept_region_code as {{ dbt.type_string() }}) as dept_region_code,
+        cast(region_code as {{ dbt.type_string() }}) as region_code,
+        cast(prefecture_code as {{ dbt.type_string() }}) as prefecture_code,
+        cast(province_code as {{ dbt.type_string() }}) as province_code,
+        cast(cases as bigint) as cases,
+        cast(completed_cases as bigint) as completed_cases,
+        cast(median_working_days as double) as median_working_days,
+        cast(p90_working_days as double) as p90_working_days,
+        cast(on_time_cases as bigint) as on_time_cases,
+        {{ subj_ratio('on_time_cases', 'completed_cases') }} as on_time_rate,
+        cast(zero_visit_cases as bigint) as zero_visit_cases,
+        {{ subj_ratio('zero_visit_cases', 'cases') }} as zero_visit_rate,
+        cast(max_one_visit_cases as bigint) as max_one_visit_cases,
+        {{ subj_ratio('max_one_visit_cases', 'cases') }} as max_one_visit_rate,
+        cast(rated_cases as bigint) as rated_cases,
+        cast(satisfied_cases as bigint) as satisfied_cases,
+        {{ subj_ratio('satisfied_cases', 'rated_cases') }} as satisfaction_rate,
+        cast(bad_review_cases as bigint) as bad_review_cases,
+        {{ subj_ratio('bad_review_cases', 'rated_cases') }} as bad_review_rate,
+        cast(distinct_applicants as bigint) as distinct_applicants
+    from performance
+
 )
 
-select
-    cast(month as date) as month,
-    cast(year as integer) as year,
-    cast(item_code as {{ dbt.type_string() }}) as item_code,
-    cast(category_code as {{ dbt.type_string() }}) as category_code,
-    cast(theme_code as {{ dbt.type_string() }}) as theme_code,
-    cast(dept_name as {{ dbt.type_string() }}) as dept_name,
-    cast(dept_region_code as {{ dbt.type_string() }}) as dept_region_code,
-    cast(region_code as {{ dbt.type_string() }}) as region_code,
-    cast(prefecture_code as {{ dbt.type_string() }}) as prefecture_code,
-    cast(province_code as {{ dbt.type_string() }}) as province_code,
-    cast(cases as bigint) as cases,
-    cast(completed_cases as bigint) as completed_cases,
-    cast(median_working_days as double) as median_working_days,
-    cast(p90_working_days as double) as p90_working_days,
-    cast(on_time_cases as bigint) as on_time_cases,
-    {{ subj_ratio('on_time_cases', 'completed_cases') }} as on_time_rate,
-    cast(zero_visit_cases as bigint) as zero_visit_cases,
-    {{ subj_ratio('zero_visit_cases', 'cases') }} as zero_visit_rate,
-    cast(max_one_visit_cases as bigint) as max_one_visit_cases,
-    {{ subj_ratio('max_one_visit_cases', 'cases') }} as max_one_visit_rate,
-    cast(rated_cases as bigint) as rated_cases,
-    cast(satisfied_cases as bigint) as satisfied_cases,
-    {{ subj_ratio('satisfied_cases', 'rated_cases') }} as satisfaction_rate,
-    cast(bad_review_cases as bigint) as bad_review_cases,
-    {{ subj_ratio('bad_review_cases', 'rated_cases') }} as bad_review_rate,
-    cast(distinct_applicants as bigint) as distinct_applicants
-from performance
+select * from final
