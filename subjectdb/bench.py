@@ -48,7 +48,6 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from subjectdb.build import DBT_BUILD_ARGS
 from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths, duckdb_memory_limit
 from subjectdb.serve import streamlit_command, streamlit_env
 
@@ -503,9 +502,26 @@ def _raw_suites(spec: dict[str, Any]) -> Outcome:
     return Outcome(seconds, _landed_rows(paths), extra)
 
 
-def _dbt(spec: dict[str, Any], args: list[str], name: str, from_served: bool) -> Outcome:
+def _dbt(
+    spec: dict[str, Any],
+    args: list[str] | None,
+    name: str,
+    from_served: bool,
+    record: bool = False,
+) -> Outcome:
     """One dbt invocation as ``subjectdb.build`` runs it: a copy of the served warehouse (or an
-    empty file) under ``data/build/``; the copy is part of the time, as in a real build."""
+    empty file) under ``data/build/``; the copy is part of the time, as in a real build.
+
+    ``args=None`` plans them as ``subjectdb build`` does (:func:`build.plan_dbt_build`: the
+    daily path when the served file was built from the same key, seeds and project files);
+    ``record`` writes the build record a passing build leaves (the next plan reads it).
+    """
+    from subjectdb.build import (
+        _write_build_info,
+        current_fingerprints,
+        new_build_id,
+        plan_dbt_build,
+    )
     from subjectdb.dbt_runner import ensure_quarantine_placeholder, run_dbt
 
     paths = _paths(spec).ensure()
@@ -514,23 +530,37 @@ def _dbt(spec: dict[str, Any], args: list[str], name: str, from_served: bool) ->
         stale.unlink(missing_ok=True)
     work_dir = paths.build_dir / f"dbt-bench-{name}"
     shutil.rmtree(work_dir, ignore_errors=True)
+    used: dict[str, Any] = {}
 
     def work() -> Any:
         ensure_quarantine_placeholder(paths)
+        fingerprints = current_fingerprints(paths)
         if from_served and paths.warehouse.exists():
             shutil.copyfile(paths.warehouse, new_file)
-        return run_dbt(args, paths, new_file, work_dir)
+        if args is None:
+            start = new_file if new_file.exists() else None
+            plan = plan_dbt_build(start, False, fingerprints, paths.warehouse)
+            used.update(args=plan.args, plan=plan.reason, full_refresh=plan.full_refresh)
+        else:
+            used.update(args=args, full_refresh=False)
+        run = run_dbt(used["args"], paths, new_file, work_dir)
+        if record and run.ok:
+            _write_build_info(new_file, new_build_id(), used["full_refresh"], run, fingerprints)
+        return run
 
     seconds, run = _clock(work)
     if not run.ok:
-        raise BenchmarkError(f"dbt {' '.join(args)} failed:\n{run.summary()}")
+        raise BenchmarkError(f"dbt {' '.join(used['args'])} failed:\n{run.summary()}")
     timings = _dbt_node_timings(work_dir / "target" / "run_results.json")
     extra = {
         "file": str(new_file),
+        "args": used["args"],
         "nodes": run.node_counts,
         "dbt_reported_seconds": round(run.seconds, 3),
         "slowest_nodes": timings[:8],
     }
+    if "plan" in used:
+        extra["plan"] = used["plan"]
     return Outcome(seconds, 0, extra)
 
 
@@ -546,7 +576,7 @@ def _dbt_node_timings(results: Path) -> list[dict[str, Any]]:
 
 
 def _dbt_build(spec: dict[str, Any]) -> Outcome:
-    out = _dbt(spec, list(DBT_BUILD_ARGS), "full", from_served=False)
+    out = _dbt(spec, None, "full", from_served=False, record=True)
     out.rows = _landed_rows(_paths(spec))
     return out
 
@@ -568,7 +598,7 @@ def _dbt_same_models(spec: dict[str, Any]) -> Outcome:
 
 
 def _dbt_incremental(spec: dict[str, Any]) -> Outcome:
-    out = _dbt(spec, list(DBT_BUILD_ARGS), "incremental", from_served=True)
+    out = _dbt(spec, None, "incremental", from_served=True)
     batch = spec.get("increment_batch")
     out.rows = _landed_rows(_paths(spec), batch) if batch else 0
     return out

@@ -142,7 +142,7 @@ def test_smoke_benchmark_end_to_end(tmp_path: Path) -> None:
     measurements. Publish is left out here only for time: at smoke size its disclosure audit
     solves linear programs for minutes (see docs/benchmarks.md); tests/test_publish.py covers it
     and `subjectdb bench` runs it."""
-    optional = ["handwritten", "dashboard", "page_ready", "increment"]
+    optional = ["handwritten", "dashboard", "page_ready", "increment", "floor"]
     out = bench.run_benchmark(
         "smoke",
         runs=1,
@@ -169,6 +169,11 @@ def test_smoke_benchmark_end_to_end(tmp_path: Path) -> None:
     assert stages["load_increment"]["rows"] == sum(gen["held_back_rows"].values())
     assert stages["load"]["rows"] + stages["load_increment"]["rows"] == stages["generate"]["rows"]
     assert stages["dbt_incremental"]["rows"] > 0
+    # the daily build is planned as `subjectdb build` plans it: the daily path
+    assert "daily path" in stages["dbt_incremental"]["extra"]["plan"]
+    # the floor reads exactly the files the bulk load read, row for row
+    assert stages["floor_scan"]["rows"] == stages["load"]["rows"]
+    assert stages["floor_scan"]["extra"]["files"] == stages["load"]["extra"]["files"]
     assert stages["handwritten"]["extra"]["equal_to_dbt"] is True
     for table in bench.COMPARED_TABLES:
         assert stages["handwritten"]["extra"]["compared"][table]["rows"] > 0
@@ -185,6 +190,9 @@ def test_smoke_benchmark_end_to_end(tmp_path: Path) -> None:
     )
     assert result["targets"][0]["status"] == "not measured: publish left out"
     assert d["dbt_build_vs_handwritten"] > 0
+    assert d["floor_seconds"] == pytest.approx(
+        stages["floor_scan"]["median_seconds"] + stages["handwritten"]["median_seconds"], abs=2e-3
+    )
     assert len(result["targets"]) == 7
     for t in result["targets"]:
         if t["applies_to"] == "all":
