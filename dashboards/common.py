@@ -363,6 +363,7 @@ def context() -> Ctx:
         tables = _labels(build_id, str(paths.warehouse))
         bounds = _bounds(build_id, str(paths.warehouse))
         regions = _regions(build_id, str(paths.warehouse))
+        queries.require_serving_tables(wh)  # read once per build (memoised)
     except queries.WarehouseUnavailable as exc:
         st.error(t("app.warehouse_error", lang, error=exc))
         st.stop()

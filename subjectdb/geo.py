@@ -130,13 +130,15 @@ def boundaries(
 ) -> dict[str, Any]:
     """Like :func:`build`, cached as a GeoJSON file under ``cache_dir``.
 
-    The cache file name is a hash of the level, tolerance and code set, so a different set of
-    regions gets its own file and a stale file is never served for another set.
+    The cache file name is a hash of the level, tolerance, coordinate precision and code set, so
+    a different set of regions (or simplification) gets its own file and a stale file is never
+    served for another set.
     """
     wanted = sorted(set(codes))
     key = hashlib.sha256(
         json.dumps(
-            [level, tolerance, wanted, sorted((members or {}).items(), key=str)], default=list
+            [level, tolerance, PRECISION, wanted, sorted((members or {}).items(), key=str)],
+            default=list,
         ).encode()
     ).hexdigest()[:16]
     path = cache_dir / f"{level}-{key}.geojson"

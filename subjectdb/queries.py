@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from subjectdb import disclosure
+from subjectdb.config import duckdb_memory_limit
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class Warehouse:
     _con: duckdb.DuckDBPyConnection | None = field(default=None, init=False, repr=False)
     _build_id: str | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _memo_build: str | None = field(default=None, init=False, repr=False)
 
     def _file_id(self) -> str:
         st = self.path.stat()
@@ -70,7 +74,11 @@ class Warehouse:
 
     def _attach(self) -> None:
         file_id = self._file_id()
-        con = duckdb.connect(":memory:", config={"threads": 2})
+        # bounded like every DuckDB process of subjectdb (subjectdb.config); the dashboard only
+        # reads, so it needs no spill folder
+        con = duckdb.connect(
+            ":memory:", config={"threads": 2, "memory_limit": duckdb_memory_limit()}
+        )
         # The path is configuration, not user input; quotes are escaped anyway.
         quoted = str(self.path).replace("'", "''")
         con.execute(f"ATTACH '{quoted}' AS {DB} (READ_ONLY)")
@@ -125,6 +133,23 @@ class Warehouse:
         """Run one parameterised statement and return its result as a DataFrame."""
         return self._call(lambda cur: cur.execute(sql, list(params or [])).df())
 
+    def memo(self, key: str, fn: Any) -> Any:
+        """``fn(self)`` computed once per served build (metadata that only a build changes).
+
+        The value is dropped when a new build is attached; callers must not mutate it.
+        """
+        build = self.build_id
+        with self._lock:
+            if self._memo_build != build:
+                self._memo, self._memo_build = {}, build
+            if key in self._memo:
+                return self._memo[key]
+        value = fn(self)
+        with self._lock:
+            if self._memo_build == build:
+                self._memo[key] = value
+        return value
+
     def has_table(self, schema: str, table: str) -> bool:
         rows = self._call(
             lambda cur: cur.execute(
@@ -141,6 +166,7 @@ class Warehouse:
             if self._con is not None:
                 self._con.close()
             self._con, self._build_id = None, None
+            self._memo, self._memo_build = {}, None
 
 
 # --------------------------------------------------------------------------- filters
@@ -274,22 +300,31 @@ def suppress(
 
     Adds a boolean ``suppressed`` column. A cell without a count is suppressed as well.
     """
-    out = df.copy()
-    counts = pd.to_numeric(out[count_col], errors="coerce")
+    counts = pd.to_numeric(df[count_col], errors="coerce")
     # the same primary rule as the open-data release (subjectdb.disclosure)
-    mask = pd.Series(disclosure.primary_suppressed(counts.to_numpy(), threshold), index=out.index)
-    cols = [c for c in [*measures, count_col] if c in out.columns]
-    for c in cols:
-        out[c] = out[c].astype("float64").where(~mask)
-    out["suppressed"] = mask.to_numpy()
-    return out
+    mask = np.asarray(disclosure.primary_suppressed(counts.to_numpy(), threshold), dtype=bool)
+    cols = [c for c in dict.fromkeys([*measures, count_col]) if c in df.columns]
+    # all columns replaced in one step (column-by-column assignment costs a pandas block
+    # consolidation each time, several ms per result)
+    nulled = {
+        c: np.where(mask, np.nan, df[c].to_numpy(dtype="float64", na_value=np.nan)) for c in cols
+    }
+    return df.assign(**nulled, suppressed=mask)
 
 
 # --------------------------------------------------------------------------- labels
 
 
 def labels(wh: Warehouse) -> dict[str, pd.DataFrame]:
-    """Code → zh/en name tables from the reference seeds (no personal data)."""
+    """Code → zh/en name tables from the reference seeds (no personal data).
+
+    Read once per served build (copies are returned).
+    """
+    tables: dict[str, pd.DataFrame] = wh.memo("labels", _labels)
+    return {name: df.copy() for name, df in tables.items()}
+
+
+def _labels(wh: Warehouse) -> dict[str, pd.DataFrame]:
     q = {
         "region": "SELECT region_code AS code, region_name AS name_zh, region_name AS name_en, "
         "level, parent_code, prefecture_code, province_code, urban_rural "
@@ -326,7 +361,11 @@ def labels(wh: Warehouse) -> dict[str, pd.DataFrame]:
 
 
 def period_bounds(wh: Warehouse) -> tuple[date, date]:
-    """First and last month with demand in the warehouse."""
+    """First and last month with demand in the warehouse (read once per served build)."""
+    return wh.memo("period_bounds", _period_bounds)  # type: ignore[no-any-return]
+
+
+def _period_bounds(wh: Warehouse) -> tuple[date, date]:
     row = wh.df(f"SELECT min(month) AS a, max(month) AS b FROM {DB}.marts.subj_applicant_demand")
     a, b = row.iloc[0]["a"], row.iloc[0]["b"]
     if pd.isna(a):
@@ -335,7 +374,13 @@ def period_bounds(wh: Warehouse) -> tuple[date, date]:
 
 
 def regions_present(wh: Warehouse) -> pd.DataFrame:
-    """Counties (with prefecture and province) that have residents or demand."""
+    """Counties (with prefecture and province) that have residents or demand (read once per
+    served build; a copy is returned)."""
+    df: pd.DataFrame = wh.memo("regions_present", _regions_present)
+    return df.copy()
+
+
+def _regions_present(wh: Warehouse) -> pd.DataFrame:
     return wh.df(f"""
         SELECT DISTINCT region_code AS county, prefecture_code AS prefecture,
                province_code AS province
@@ -349,33 +394,169 @@ def regions_present(wh: Warehouse) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- demand
 
-# dimension name → column of subj_applicant_demand
-DEMAND_DIMS: dict[str, str] = {
-    "month": "month",
-    "year": "year",
-    "county": "region_code",
-    "prefecture": "prefecture_code",
-    "province": "province_code",
-    "urban_rural": "urban_rural",
-    "age_group": "age_group_code",
-    "category": "category_code",
-    "theme": "theme_code",
-    "applicant_type": "applicant_type",
-    "channel": "channel_code",
+# dimension name → column of dash_applicant_demand (the serving copy of subj_applicant_demand
+# with integer ids) and the dash_codes dimension its ids belong to (None: not an id)
+DEMAND_DIMS: dict[str, tuple[str, str | None]] = {
+    "month": ("month", None),
+    "year": ("year", None),
+    "county": ("county_id", "region"),
+    "prefecture": ("prefecture_id", "region"),
+    "province": ("province_id", "region"),
+    "urban_rural": ("urban_rural_id", "urban_rural"),
+    "age_group": ("age_group_id", "age_group"),
+    "category": ("category_id", "category"),
+    "theme": ("theme_id", "theme"),
+    "applicant_type": ("applicant_type_id", "applicant_type"),
+    "channel": ("channel_id", "channel"),
+    "industry": ("industry_id", "industry"),
+    "size_class": ("size_class_id", "size_class"),
 }
 _POP_DIMS = {"month", "year", "county", "prefecture", "province", "urban_rural", "age_group"}
+_DASH = f"{DB}.marts.dash_applicant_demand"
+BITMAP_BUDGET_BYTES = 128 * 2**20
+"""Largest total size of the per-group applicant bitmaps of one distinct count; above it the
+count hashes (``count(DISTINCT …)``) instead."""
 
 
-def _demand_where(f: Filters, alias: str = "d") -> _Where:
+@dataclass(frozen=True)
+class _Codes:
+    """The serving tables' integer ids (dash_codes) and the number of applicants."""
+
+    ids: dict[str, dict[str, int]]
+    applicants: int
+    """Distinct applicants in the build (dash_applicant_demand.applicant_seq is 0 … n-1)."""
+
+    def id(self, dim: str, code: str) -> int:
+        """The id of ``code`` (-1, which matches no row, for a code absent from the data)."""
+        return self.ids.get(dim, {}).get(code, -1)
+
+    def id_list(self, dim: str, codes: Sequence[str]) -> list[int]:
+        return [self.id(dim, c) for c in codes]
+
+    def size(self, dim: str | None) -> int:
+        return max(1, len(self.ids.get(dim or "", {})))
+
+
+def _load_codes(wh: Warehouse) -> _Codes:
+    if not wh.has_table("marts", "dash_applicant_demand") or not wh.has_table(
+        "marts", "dash_codes"
+    ):
+        raise WarehouseUnavailable(
+            f"the warehouse at {wh.path} has no dashboard serving tables "
+            "(marts.dash_applicant_demand, marts.dash_codes): rebuild it with `subjectdb build`"
+        )
+    df = wh.df(f"SELECT dim, code, code_id FROM {DB}.marts.dash_codes")
+    ids: dict[str, dict[str, int]] = {}
+    for dim, code, code_id in df.itertuples(index=False):
+        ids.setdefault(str(dim), {})[str(code)] = int(code_id)
+    n = wh.df(f"SELECT coalesce(max(applicant_seq) + 1, 0) AS n FROM {_DASH}")
+    return _Codes(ids, int(n["n"].iloc[0]))
+
+
+def _codes(wh: Warehouse) -> _Codes:
+    return wh.memo("dash_codes", _load_codes)  # type: ignore[no-any-return]
+
+
+def require_serving_tables(wh: Warehouse) -> None:
+    """Raise :class:`WarehouseUnavailable` (naming them) if the dashboard's serving tables are
+    missing, e.g. in a warehouse built before they existed."""
+    _codes(wh)
+
+
+def _distinct_applicants(codes: _Codes, groups: int, alias: str = "d") -> str:
+    """SQL counting the exact distinct applicants of each group.
+
+    ``applicant_seq`` is dense (0 … n-1), so a group's applicants fit a bitmap of n bits: setting
+    bits and counting them is several times faster than hashing. ``groups`` is an upper bound
+    of the number of groups; beyond :data:`BITMAP_BUDGET_BYTES` of bitmaps the count hashes.
+    """
+    n = codes.applicants
+    if n > 0 and groups * (n // 8 + 1) <= BITMAP_BUDGET_BYTES:
+        # bounds are integers read from the warehouse, not user input
+        return f"coalesce(bit_count(bitstring_agg({alias}.applicant_seq, 0, {n - 1})), 0)"
+    return f"count(DISTINCT {alias}.applicant_seq)"
+
+
+def _groups_bound(codes: _Codes, f: Filters, dims: Sequence[str]) -> int:
+    """Upper bound of the number of groups of a demand query by ``dims`` over ``f``."""
+    out = 1
+    for d in dims:
+        if d == "month":
+            out *= f.months
+        elif d == "year":
+            out *= f.month_to.year - f.month_from.year + 1
+        else:
+            out *= codes.size(DEMAND_DIMS[d][1])
+    return out
+
+
+def _decode(codes_alias: str, dims: Sequence[str], source: str) -> tuple[str, str]:
+    """SELECT list and joins that turn the id columns of ``source`` back into codes."""
+    sel, joins = [], []
+    for i, d in enumerate(dims):
+        dim = DEMAND_DIMS[d][1]
+        if dim is None:
+            sel.append(f"{source}.{d}")
+            continue
+        c = f"{codes_alias}{i}"
+        sel.append(f"{c}.code AS {d}")
+        joins.append(
+            f"LEFT JOIN {DB}.marts.dash_codes {c} "
+            f"ON {c}.dim = '{dim}' AND {c}.code_id = {source}.{d}"
+        )
+    return ", ".join(sel), " ".join(joins)
+
+
+def _demand_where(codes: _Codes, f: Filters, alias: str = "d") -> _Where:
     w = _Where()
     w.add(f"{alias}.month BETWEEN ? AND ?", f.month_from, f.month_to)
-    _region_cond(w, f, alias)
-    w.any_of(f"{alias}.age_group_code", f.age_groups)
-    w.any_of(f"{alias}.category_code", f.categories)
-    w.any_of(f"{alias}.theme_code", f.themes)
-    w.any_of(f"{alias}.applicant_type", f.applicant_types)
-    w.any_of(f"{alias}.channel_code", f.channels)
+    if f.region:
+        w.add(
+            f"(? IN ({alias}.county_id, {alias}.prefecture_id, {alias}.province_id))",
+            codes.id("region", f.region),
+        )
+    for col, dim, values in (
+        ("age_group_id", "age_group", f.age_groups),
+        ("category_id", "category", f.categories),
+        ("theme_id", "theme", f.themes),
+        ("applicant_type_id", "applicant_type", f.applicant_types),
+        ("channel_id", "channel", f.channels),
+    ):
+        if values:
+            # a code absent from the data maps to -1 and matches nothing
+            w.add(f"list_contains(?, {alias}.{col})", codes.id_list(dim, values))
     return w
+
+
+def _demand_agg(
+    codes: _Codes, f: Filters, dims: Sequence[str], extra: Sequence[str] = ()
+) -> tuple[str, list[Any]]:
+    """Cases and exact distinct applicants of ``f`` by ``dims`` (codes, not ids).
+
+    ``extra``: additional conditions on ``d`` (fixed SQL, no parameters).
+    """
+    w = _demand_where(codes, f)
+    for cond in extra:
+        w.add(cond)
+    gsel = ", ".join(f"d.{DEMAND_DIMS[d][0]} AS {d}" for d in dims)
+    group = ", ".join(str(i + 1) for i in range(len(dims))) or "()"
+    distinct = _distinct_applicants(codes, _groups_bound(codes, f, dims))
+    dsel, djoins = _decode("c", dims, "g")
+    sql = f"""
+        SELECT {dsel + "," if dims else ""} g.cases, g.distinct_applicants, g.online_cases,
+               g.person_cases
+        FROM (
+            SELECT {gsel + "," if dims else ""}
+                   sum(d.cases) AS cases,
+                   {distinct} AS distinct_applicants,
+                   sum(d.cases) FILTER (WHERE d.is_online) AS online_cases,
+                   sum(d.cases) FILTER (WHERE d.applicant_type_id = ?) AS person_cases
+            FROM {_DASH} d
+            WHERE {w.sql()}
+            GROUP BY {group}
+        ) g {djoins}
+    """
+    return sql, [codes.id("applicant_type", "person"), *w.params]
 
 
 def demand(wh: Warehouse, f: Filters, dims: Sequence[str] = ()) -> Result:
@@ -386,32 +567,26 @@ def demand(wh: Warehouse, f: Filters, dims: Sequence[str] = ()) -> Result:
     month-weighted mean of the mid-year populations. Legal-person cells have no rate.
     """
     for d in dims:
-        if d not in DEMAND_DIMS:
+        if d not in DEMAND_DIMS or d in ("industry", "size_class"):
             raise ValueError(f"unknown demand dimension {d!r}")
-    dcols = [f"d.{DEMAND_DIMS[d]} AS {d}" for d in dims]
-    group = ", ".join(str(i + 1) for i in range(len(dims))) or "()"
-    w = _demand_where(f)
-    sel = ", ".join(dcols) + ("," if dcols else "")
-    agg_sql = f"""
-        SELECT {sel}
-               sum(d.cases) AS cases,
-               count(DISTINCT d.applicant_id_int) AS distinct_applicants,
-               sum(d.cases) FILTER (WHERE c.is_online) AS online_cases,
-               sum(d.cases) FILTER (WHERE d.applicant_type = 'person') AS person_cases
-        FROM {DB}.marts.subj_applicant_demand d
-        LEFT JOIN {DB}.marts.dim_channel c ON c.channel_code = d.channel_code
-        WHERE {w.sql()}
-        GROUP BY {group}
-    """
-    params = list(w.params)
+    codes = _codes(wh)
+    agg_sql, params = _demand_agg(codes, f, dims)
     pop_dims = [d for d in dims if d in _POP_DIMS]
     # Population: only region and age-group filters apply to the denominator.
     pw = _Where()
     _region_cond(pw, f, "p")
     if f.age_groups:
         pw.any_of("p.age_group_code", f.age_groups)
+    pop_col = {
+        "year": "year",
+        "county": "region_code",
+        "prefecture": "prefecture_code",
+        "province": "province_code",
+        "urban_rural": "urban_rural",
+        "age_group": "age_group_code",
+    }
     pop_sel = ", ".join(
-        f"{'mw.month' if d == 'month' else 'p.' + DEMAND_DIMS[d]} AS {d}" for d in pop_dims
+        f"{'mw.month' if d == 'month' else 'p.' + pop_col[d]} AS {d}" for d in pop_dims
     )
     per_month = "month" in pop_dims
     per_year = "year" in pop_dims and not per_month
@@ -509,16 +684,23 @@ def standardised(wh: Warehouse, f: Filters, year: int, theme: str = "ALL") -> Re
     w.add("s.year = ?", year)
     w.add("s.theme_code = ?", theme)
     _region_cond(w, f, "s")
+    codes = _codes(wh)
     aw = _Where()
     aw.add("d.year = ?", year)
-    aw.add("d.applicant_type = 'person'")
+    aw.add("d.applicant_type_id = ?", codes.id("applicant_type", "person"))
     if theme != "ALL":
-        aw.add("d.theme_code = ?", theme)
-    _region_cond(aw, f, "d")
+        aw.add("d.theme_id = ?", codes.id("theme", theme))
+    if f.region:
+        aw.add("(? IN (d.county_id, d.prefecture_id, d.province_id))", codes.id("region", f.region))
+    distinct = _distinct_applicants(codes, codes.size("region"))
     sql = f"""
         WITH n AS (
-            SELECT d.region_code, count(DISTINCT d.applicant_id_int) AS distinct_applicants
-            FROM {DB}.marts.subj_applicant_demand d WHERE {aw.sql()} GROUP BY 1
+            SELECT c.code AS region_code, g.distinct_applicants
+            FROM (
+                SELECT d.county_id, {distinct} AS distinct_applicants
+                FROM {_DASH} d WHERE {aw.sql()} GROUP BY 1
+            ) g
+            JOIN {DB}.marts.dash_codes c ON c.dim = 'region' AND c.code_id = g.county_id
         )
         SELECT s.region_code AS county, s.prefecture_code AS prefecture, s.cases, s.population,
                s.crude_rate, s.age_standardised_rate, s.expected_cases, s.standardised_ratio,
@@ -584,12 +766,22 @@ def _perf_where(f: Filters, alias: str = "s") -> tuple[_Where, tuple[str, ...]]:
     _region_cond(w, f, alias)
     w.any_of(f"{alias}.category_code", f.categories)
     w.any_of(f"{alias}.theme_code", f.themes)
-    w.any_of("i.applicant_type", f.applicant_types)
+    if f.applicant_types:
+        # a semi-join on the (small) item catalog: no join at all when the filter is off (the
+        # item codes are tested against the catalog in staging)
+        w.add(
+            f"{alias}.item_code IN (SELECT item_code FROM {DB}.marts.dim_service_item "
+            "WHERE list_contains(?, applicant_type))",
+            list(f.applicant_types),
+        )
     ignored = tuple(x for x in f.active() if x in ("age_group", "channel"))
     return w, ignored
 
 
 _PERF_FROM = f"""
+    FROM {DB}.marts.subj_service_performance s
+"""
+_PERF_ITEM_FROM = f"""
     FROM {DB}.marts.subj_service_performance s
     JOIN {DB}.marts.dim_service_item i ON i.item_code = s.item_code
 """
@@ -688,7 +880,8 @@ def processing_quantiles(wh: Warehouse, f: Filters) -> Result:
     w, ignored = _perf_where(f, "t")
     sql = f"""
         WITH h AS (
-            SELECT t.working_days, sum(t.completed_cases) AS n {_PT_FROM}
+            SELECT t.working_days, sum(t.completed_cases) AS n
+            FROM {DB}.marts.subj_processing_time t
             WHERE {w.sql()} GROUP BY 1
         ), c AS (
             SELECT working_days, n, sum(n) OVER (ORDER BY working_days) AS cum,
@@ -721,7 +914,7 @@ def items_demand(wh: Warehouse, f: Filters, previous: bool = True) -> Result:
         WITH cur AS (
             SELECT s.item_code, i.category_code, i.theme_code, sum(s.cases) AS cases,
                    max(s.distinct_applicants) AS distinct_applicants_min
-            {_PERF_FROM} WHERE {w.sql()} GROUP BY 1, 2, 3
+            {_PERF_ITEM_FROM} WHERE {w.sql()} GROUP BY 1, 2, 3
         ), prev AS (
             SELECT s.item_code, sum(s.cases) AS cases,
                    max(s.distinct_applicants) AS distinct_applicants_min
@@ -743,7 +936,7 @@ def items_demand(wh: Warehouse, f: Filters, previous: bool = True) -> Result:
 
 # --------------------------------------------------------------------------- enterprises
 
-ENT_GROUPS = {
+ENT_GROUPS = {  # dimension → column of subj_enterprise_population
     "industry": "industry_section",
     "size_class": "size_class",
     "county": "region_code",
@@ -761,11 +954,15 @@ def enterprise_demand(wh: Warehouse, f: Filters, dims: Sequence[str]) -> Result:
     for d in dims:
         if d not in ENT_GROUPS:
             raise ValueError(f"unknown enterprise dimension {d!r}")
-    sel_d = ", ".join(f"d.{ENT_GROUPS[d]} AS {d}" for d in dims)
+    codes = _codes(wh)
+    num_sql, num_params = _demand_agg(
+        codes,
+        replace(f, applicant_types=(), age_groups=()),
+        dims,
+        extra=[f"d.applicant_type_id = {codes.id('applicant_type', 'enterprise')}"],
+    )
     sel_p = ", ".join(f"p.{ENT_GROUPS[d]} AS {d}" for d in dims)
     grp = ", ".join(str(i + 1) for i in range(len(dims))) or "()"
-    w = _demand_where(replace(f, applicant_types=(), age_groups=()))
-    w.add("d.applicant_type = 'enterprise'")
     pw = _Where()
     _region_cond(pw, f, "p")
     ignored = tuple(x for x in f.active() if x == "age_group")
@@ -774,9 +971,7 @@ def enterprise_demand(wh: Warehouse, f: Filters, dims: Sequence[str]) -> Result:
     on = " AND ".join(f"num.{d} IS NOT DISTINCT FROM den.{d}" for d in dims) or "TRUE"
     sql = f"""
         WITH num AS (
-            SELECT {sel_d}{"," if dims else ""} sum(d.cases) AS cases,
-                   count(DISTINCT d.applicant_id_int) AS distinct_applicants
-            FROM {DB}.marts.subj_applicant_demand d WHERE {w.sql()} GROUP BY {grp}
+            SELECT {"".join(d + ", " for d in dims)}cases, distinct_applicants FROM ({num_sql})
         ), my AS (
             SELECT year(m) AS year, count(*) / ?::DOUBLE AS w
             FROM range(?::TIMESTAMP, ?::TIMESTAMP + INTERVAL 1 MONTH, INTERVAL 1 MONTH) t(m)
@@ -792,7 +987,7 @@ def enterprise_demand(wh: Warehouse, f: Filters, dims: Sequence[str]) -> Result:
         FROM num LEFT JOIN den ON {on}
         ORDER BY rate_per_1000 DESC NULLS LAST
     """
-    params = [*w.params, f.months, f.month_from, f.month_to, *pw.params]
+    params = [*num_params, f.months, f.month_from, f.month_to, *pw.params]
     df = suppress(wh.df(sql, params), ["cases", "rate_per_1000"])
     return Result(df, "subj_enterprise_demand", ignored=ignored)
 
@@ -804,32 +999,76 @@ def _files(root: Path, pattern: str) -> list[str]:
     return sorted(str(p) for p in root.glob(pattern))
 
 
-def quarantine_counts(data_root: Path) -> pd.DataFrame:
-    """Quarantined rows by stage, extract, batch and reason (counts only; never the rows)."""
-    files = _files(data_root / "quarantine", "*/*/batch=*/*.parquet")
-    cols = ["stage", "extract", "batch", "reason", "rows"]
-    if not files:
-        return pd.DataFrame(columns=cols)
-    con = duckdb.connect(":memory:")
+_FILE_CACHE: dict[tuple[str, tuple[tuple[str, int, int, int], ...]], pd.DataFrame] = {}
+_FILE_CACHE_MAX = 16
+_FILE_CACHE_LOCK = threading.Lock()
+
+
+def _signature(files: Sequence[str]) -> tuple[tuple[str, int, int, int], ...]:
+    """Identity of a set of files: path, inode, size and modification time of each."""
+    out = []
+    for name in files:
+        st = Path(name).stat()
+        out.append((name, st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _read_files_cached(kind: str, files: Sequence[str], read: Any) -> pd.DataFrame:
+    """``read(files)``, reused while none of the files changed (a load or a validation run
+    rewrites them); a copy is returned."""
+    try:
+        key = (kind, _signature(files))
+    except FileNotFoundError:  # replaced while listed: read afresh, do not cache
+        return read(files)  # type: ignore[no-any-return]
+    with _FILE_CACHE_LOCK:
+        hit = _FILE_CACHE.get(key)
+    if hit is None:
+        hit = read(files)
+        with _FILE_CACHE_LOCK:
+            if len(_FILE_CACHE) >= _FILE_CACHE_MAX:
+                _FILE_CACHE.pop(next(iter(_FILE_CACHE)))
+            _FILE_CACHE[key] = hit
+    return hit.copy()
+
+
+def _read_quarantine_counts(files: Sequence[str]) -> pd.DataFrame:
+    con = duckdb.connect(":memory:", config={"memory_limit": duckdb_memory_limit()})
     try:
         return con.execute(
             "SELECT stage, extract, _batch_id AS batch, reason, count(*) AS rows "
             "FROM read_parquet(?, union_by_name = true) GROUP BY ALL ORDER BY ALL",
-            [files],
+            [list(files)],
         ).df()
     finally:
         con.close()
 
 
-def read_parquet_file(path: Path) -> pd.DataFrame:
-    """A small parquet file (validation results, reconciliation) as a DataFrame."""
-    if not path.exists():
-        return pd.DataFrame()
-    con = duckdb.connect(":memory:")
+def quarantine_counts(data_root: Path) -> pd.DataFrame:
+    """Quarantined rows by stage, extract, batch and reason (counts only; never the rows).
+
+    Re-read only when a quarantine file was added, removed or rewritten.
+    """
+    files = _files(data_root / "quarantine", "*/*/batch=*/*.parquet")
+    cols = ["stage", "extract", "batch", "reason", "rows"]
+    if not files:
+        return pd.DataFrame(columns=cols)
+    return _read_files_cached("quarantine_counts", files, _read_quarantine_counts)
+
+
+def _read_parquet(files: Sequence[str]) -> pd.DataFrame:
+    con = duckdb.connect(":memory:", config={"memory_limit": duckdb_memory_limit()})
     try:
-        return con.execute("SELECT * FROM read_parquet(?)", [str(path)]).df()
+        return con.execute("SELECT * FROM read_parquet(?)", [files[0]]).df()
     finally:
         con.close()
+
+
+def read_parquet_file(path: Path) -> pd.DataFrame:
+    """A small parquet file (validation results, reconciliation) as a DataFrame (re-read only
+    when the file changed)."""
+    if not path.exists():
+        return pd.DataFrame()
+    return _read_files_cached("parquet", [str(path)], _read_parquet)
 
 
 def quarantine_rows(data_root: Path, reason: str, limit: int = 20) -> pd.DataFrame:

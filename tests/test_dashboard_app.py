@@ -287,6 +287,96 @@ def test_display_frame_marks_suppressed_cells(wh: Warehouse) -> None:
     assert "<10" in body
 
 
+def test_serving_table_holds_exactly_the_subject_rows(dash_data: Paths) -> None:
+    """dash_applicant_demand decoded through dash_codes is subj_applicant_demand, row for row."""
+    ids = " ".join(
+        f"JOIN marts.dash_codes {c} ON {c}.dim = '{dim}' AND {c}.code_id = d.{col}"
+        for c, dim, col in (
+            ("r", "region", "county_id"),
+            ("p", "region", "prefecture_id"),
+            ("a", "age_group", "age_group_id"),
+            ("k", "category", "category_id"),
+            ("t", "theme", "theme_id"),
+            ("y", "applicant_type", "applicant_type_id"),
+            ("h", "channel", "channel_id"),
+            ("i", "industry", "industry_id"),
+            ("s", "size_class", "size_class_id"),
+        )
+    )
+    decoded = (
+        "SELECT d.month, r.code, p.code, a.code, k.code, t.code, y.code, h.code, i.code, s.code, "
+        f"d.is_online, count(*), sum(d.cases), count(DISTINCT d.applicant_seq) "
+        f"FROM marts.dash_applicant_demand d {ids} GROUP BY ALL"
+    )
+    subject = (
+        "SELECT s.month, region_code, prefecture_code, age_group_code, category_code, theme_code, "
+        "applicant_type, s.channel_code, industry_section, size_class, c.is_online, count(*), "
+        "sum(cases), count(DISTINCT applicant_key) FROM marts.subj_applicant_demand s "
+        "JOIN marts.dim_channel c ON c.channel_code = s.channel_code GROUP BY ALL"
+    )
+    ((n_dash, n_subj, seq_max, keys),) = _direct(
+        dash_data.warehouse,
+        "SELECT (SELECT count(*) FROM marts.dash_applicant_demand), "
+        "(SELECT count(*) FROM marts.subj_applicant_demand), "
+        "(SELECT max(applicant_seq) FROM marts.dash_applicant_demand), "
+        "(SELECT count(DISTINCT applicant_key) FROM marts.subj_applicant_demand)",
+    )
+    assert n_dash == n_subj > 0
+    assert seq_max == keys - 1  # dense numbering 0 … n-1
+    assert _direct(dash_data.warehouse, f"({decoded}) EXCEPT ALL ({subject})") == []
+    assert _direct(dash_data.warehouse, f"({subject}) EXCEPT ALL ({decoded})") == []
+
+
+def test_bitmap_and_hashed_distinct_counts_agree(
+    wh: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    y = _year(wh)
+    f = Filters(date(y, 1, 1), date(y, 12, 1))
+    ef = replace(f, month_from=date(y - 1, 1, 1))
+    calls = [
+        lambda: queries.demand(wh, f, ("county", "age_group")).data,
+        lambda: queries.demand(wh, ef, ("month",)).data,
+        lambda: queries.demand(wh, replace(f, channels=("web", "app"))).data,
+        lambda: queries.standardised(wh, f, y, "ALL").data,
+        lambda: queries.enterprise_demand(wh, f, ("industry",)).data,
+    ]
+    queries.demand(wh, f)  # the build's ids are read once, before counting statements
+    sql: list[str] = []
+    real = Warehouse.df
+
+    def spy(self: Warehouse, q: str, params: list | None = None) -> pd.DataFrame:
+        sql.append(q)
+        return real(self, q, params)
+
+    monkeypatch.setattr(Warehouse, "df", spy)
+    monkeypatch.setattr(queries, "BITMAP_BUDGET_BYTES", 2**40)
+    bitmap = [c() for c in calls]
+    assert all("bitstring_agg" in q for q in sql)
+    sql.clear()
+    monkeypatch.setattr(queries, "BITMAP_BUDGET_BYTES", 0)
+    hashed = [c() for c in calls]
+    assert not any("bitstring_agg" in q for q in sql)
+    for a, b in zip(bitmap, hashed, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_missing_serving_tables_give_a_clear_error(dash_data: Paths, tmp_path: Path) -> None:
+    old = tmp_path / "warehouse.duckdb"
+    shutil.copy(dash_data.warehouse, old)
+    con = duckdb.connect(str(old))
+    con.execute("DROP TABLE marts.dash_applicant_demand")
+    con.close()
+    w = Warehouse(old)
+    try:
+        y = _year(w)
+        with pytest.raises(queries.WarehouseUnavailable, match="dash_applicant_demand"):
+            queries.demand(w, Filters(date(y, 1, 1), date(y, 12, 1)))
+        with pytest.raises(queries.WarehouseUnavailable, match="subjectdb build"):
+            queries.require_serving_tables(w)  # what the dashboard checks on every run
+    finally:
+        w.close()
+
+
 def test_warehouse_follows_an_atomic_rebuild(dash_data: Paths, tmp_path: Path) -> None:
     served = tmp_path / "warehouse.duckdb"
     shutil.copy(dash_data.warehouse, served)
@@ -295,6 +385,7 @@ def test_warehouse_follows_an_atomic_rebuild(dash_data: Paths, tmp_path: Path) -
         sql = "SELECT count(*) AS n FROM wh.marts.subj_applicant_demand"
         before = int(w.df(sql)["n"].iloc[0])
         first_id = w.build_id
+        first_bounds = queries.period_bounds(w)  # remembered for this build only
         # a "new build": a different file swapped in by atomic rename
         new = tmp_path / "build" / "new.duckdb"
         new.parent.mkdir()
@@ -309,6 +400,7 @@ def test_warehouse_follows_an_atomic_rebuild(dash_data: Paths, tmp_path: Path) -
         after = int(w.df(sql)["n"].iloc[0])
         assert after < before
         assert w.build_id != first_id
+        assert queries.period_bounds(w)[0] > first_bounds[0]
     finally:
         w.close()
 

@@ -116,6 +116,15 @@ center, zoom = _view(gj)
 label = ctx.t(f"m.{metric}")
 shown = data[~data["suppressed"]]
 hidden = data[data["suppressed"]]
+
+
+def _subset(codes: pd.Series) -> dict[str, Any]:
+    """The features of ``codes`` only: each trace carries its own GeoJSON to the browser, so
+    the shown and the suppressed trace each get their regions, not all of them twice."""
+    keep = set(codes)
+    return {"type": "FeatureCollection", "features": [x for x in gj["features"] if x["id"] in keep]}
+
+
 hover: dict[str, Any] = {"code": False, metric: ":.2f" if metric != "cases" else ":,.0f"}
 if metric == "standardised_ratio":
     shown = shown.assign(
@@ -127,7 +136,7 @@ if metric == "standardised_ratio":
     hover["ci"] = True
 fig = px.choropleth_map(
     shown,
-    geojson=gj,
+    geojson=_subset(shown["code"]),
     locations="code",
     featureidkey="id",
     color=metric,
@@ -145,7 +154,7 @@ fig = px.choropleth_map(
 if not hidden.empty:
     fig.add_trace(
         go.Choroplethmap(
-            geojson=gj,
+            geojson=_subset(hidden["code"]),
             locations=hidden["code"],
             featureidkey="id",
             z=[0] * len(hidden),
