@@ -17,20 +17,21 @@ The rules (docs/opendata.md, "Disclosure control"):
   point, then *audits* the pattern with linear programming: for
   every suppressed cell it proves, by exhibiting feasible solutions of all published equations
   with every count at least 1 (rows exist only for positive counts), that the cell's feasible
-  interval is at least one unit wide
-  (scipy.optimize.linprog / HiGHS). A cell the audit finds pinned gets one more complementary
-  suppression and the loop repeats until the audit passes.
+  interval is at least one unit wide (HiGHS: one model per connected group of suppressed cells
+  and round, re-solved warm with a new objective each time; cells proven in one round stay
+  proven). A cell the audit finds pinned gets one more complementary suppression and the loop
+  repeats until the audit passes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy import sparse
-from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 MIN_THRESHOLD = 5
@@ -40,6 +41,8 @@ MIN_RATE_POPULATION = 100
 """A rate is withheld when its population (denominator) is below this."""
 MIN_INTERVAL = 1.0
 """A suppressed count must stay uncertain by at least this much (one unit)."""
+RANDOM_PHASE_MIN_OPEN = 8
+"""The audit tries objectives over many unproven cells at once only above this many."""
 
 PUBLISHED = ""
 PRIMARY = "primary"
@@ -203,17 +206,43 @@ def _needs_complement(
     return float(system.values[hidden].sum()) - k < min_width - 1e-9
 
 
-def _hierarchical(
-    system: CellSystem, suppressed: npt.NDArray[np.bool_], min_width: float = MIN_INTERVAL
-) -> list[int]:
-    """Complementary suppression to a fixed point; returns the cells it added, in order."""
+def _equations_by_cell(system: CellSystem) -> list[list[int]]:
+    """For each cell, the indices of the equations it appears in."""
     by_cell: list[list[int]] = [[] for _ in range(len(system.values))]
     for k, eq in enumerate(system.equations):
         for c in eq.cells:
             by_cell[c].append(k)
+    return by_cell
+
+
+def _ranges(
+    cells: npt.NDArray[np.int64], lo: npt.NDArray[np.float64], hi: npt.NDArray[np.float64]
+) -> dict[int, tuple[float, float]]:
+    return {c: (a, b) for c, a, b in zip(cells.tolist(), lo.tolist(), hi.tolist(), strict=True)}
+
+
+def _hierarchical(
+    system: CellSystem,
+    suppressed: npt.NDArray[np.bool_],
+    min_width: float = MIN_INTERVAL,
+    changed: Sequence[int] | None = None,
+    by_cell: list[list[int]] | None = None,
+) -> list[int]:
+    """Complementary suppression to a fixed point; returns the cells it added, in order.
+
+    ``changed``: the cells suppressed since the last fixed point (only their equations can
+    need a complement now); None checks every equation. ``by_cell``: the result of
+    :func:`_equations_by_cell`, when the caller has it.
+    """
+    if by_cell is None:
+        by_cell = _equations_by_cell(system)
+    if changed is None:
+        queue = list(range(len(system.equations)))
+    else:
+        queue = sorted({k for c in changed for k in by_cell[c]})
+    queued = np.zeros(len(system.equations), dtype=bool)
+    queued[queue] = True
     added: list[int] = []
-    queue = list(range(len(system.equations)))
-    queued = np.ones(len(system.equations), dtype=bool)
     while queue:
         k = queue.pop()
         queued[k] = False
@@ -232,11 +261,120 @@ def _hierarchical(
     return added
 
 
+def _highs() -> tuple[Any, Any, Any]:
+    """The HiGHS solver class, its model-status enum and its "ok" status.
+
+    From the ``highspy`` package (HiGHS's own Python bindings) when installed, else the copy of
+    the same bindings that SciPy ships (``scipy.optimize._highspy``, used by ``linprog``).
+    """
+    try:
+        import highspy
+
+        return highspy.Highs, highspy.HighsModelStatus, highspy.HighsStatus.kOk
+    except ImportError:  # pragma: no cover - depends on the environment
+        from scipy.optimize._highspy import _core
+
+        return _core._Highs, _core.HighsModelStatus, _core.HighsStatus.kOk
+
+
+class _ComponentProgram:
+    """One HiGHS model ``A x = b, lower <= x <= upper`` whose objective alone changes.
+
+    The model is passed once; each :meth:`solve` changes only the costs that differ from the
+    previous objective, and the simplex solver restarts from the previous optimal basis (still
+    primal feasible), which takes a few pivots instead of a solve from scratch.
+    """
+
+    def __init__(
+        self,
+        a: sparse.csc_matrix,
+        b: npt.NDArray[np.float64],
+        lower: npt.NDArray[np.float64],
+        upper: npt.NDArray[np.float64],
+    ) -> None:
+        highs_class, self._status, self._ok = _highs()
+        self.highs = highs_class()
+        for option, value in (
+            ("output_flag", False),
+            ("presolve", "off"),  # presolve would discard the basis kept between solves
+            ("solver", "simplex"),
+            ("threads", 1),
+            ("simplex_strategy", 1),  # dual for the first solve (from no basis): faster
+        ):
+            self.highs.setOptionValue(option, value)
+        n_row, n_col = a.shape
+        self._warm = False
+        self.cost = np.zeros(n_col)
+        passed = self.highs.passModel(
+            n_col,
+            n_row,
+            a.nnz,
+            1,  # column-wise matrix
+            1,  # minimise
+            0.0,
+            self.cost,
+            lower,
+            upper,
+            b,
+            b,
+            a.indptr.astype(np.int32),
+            a.indices.astype(np.int32),
+            a.data.astype(np.float64),
+            np.zeros(n_col, dtype=np.int32),  # continuous columns
+        )
+        if passed != self._ok:
+            raise DisclosureError(f"disclosure audit LP rejected by HiGHS: {passed}")
+
+    def solve(self, cost: npt.NDArray[np.float64]) -> npt.NDArray[np.float64] | None:
+        """A minimiser of ``cost · x`` (None when unbounded)."""
+        changed = np.flatnonzero(cost != self.cost)
+        if changed.size:
+            self.highs.changeColsCost(
+                changed.size, changed.astype(np.int32), cost[changed].astype(np.float64)
+            )
+            self.cost = cost.copy()
+        self.highs.run()
+        if not self._warm:
+            # primal from now on: a new objective keeps the optimal basis primal feasible
+            self.highs.setOptionValue("simplex_strategy", 4)
+            self._warm = True
+        status = self.highs.getModelStatus()
+        if status == self._status.kOptimal:
+            return np.asarray(self.highs.getSolution().col_value, dtype=np.float64)
+        if status in (self._status.kUnbounded, self._status.kUnboundedOrInfeasible):
+            return None
+        raise DisclosureError(
+            f"disclosure audit LP failed: {self.highs.modelStatusToString(status)}"
+        )
+
+
+def _incidence(system: CellSystem) -> sparse.csc_matrix:
+    """One row per equation: +1 for its totals, -1 for its parts (a cell on both sides
+    cancels); one column per cell."""
+    eq_rows: list[int] = []
+    eq_cols: list[int] = []
+    eq_data: list[float] = []
+    for r, eq in enumerate(system.equations):
+        eq_rows.extend([r] * (len(eq.totals) + len(eq.parts)))
+        eq_cols.extend(eq.totals)
+        eq_cols.extend(eq.parts)
+        eq_data.extend([1.0] * len(eq.totals))
+        eq_data.extend([-1.0] * len(eq.parts))
+    full = sparse.csc_matrix(
+        (eq_data, (eq_rows, eq_cols)), shape=(len(system.equations), len(system.values))
+    )
+    full.sum_duplicates()
+    full.eliminate_zeros()
+    return full
+
+
 def feasible_intervals(
     system: CellSystem,
     suppressed: npt.NDArray[np.bool_],
     min_width: float = MIN_INTERVAL,
     seed: int = 0,
+    certified: dict[int, tuple[float, float]] | None = None,
+    incidence: sparse.csc_matrix | None = None,
 ) -> tuple[dict[int, tuple[float, float]], int]:
     """Certified lower/upper bounds for each suppressed cell an attacker could narrow.
 
@@ -245,38 +383,30 @@ def feasible_intervals(
     ``min_width`` away from its true value is certified unpinned (reported as the observed range,
     a lower bound on its real interval). Every other cell gets its exact min and max by LP.
     Cells in no equation are unbounded and not reported.
+
+    ``certified`` holds ranges already observed for some cells (e.g. by an earlier audit of a
+    pattern with fewer suppressed cells: every feasible point of that pattern, completed with
+    the true values of the cells suppressed since, is feasible for this one). A cell whose
+    certified range is at least ``min_width`` wide needs no program; a component of cells that
+    all have one is not solved at all. ``incidence``: :func:`_incidence` of ``system``, when
+    the caller keeps it between calls.
     """
+    certified = certified or {}
     unknown = np.flatnonzero(suppressed)
     if unknown.size == 0:
         return {}, 0
-    col = {int(c): j for j, c in enumerate(unknown)}
-    rows: list[int] = []
-    cols: list[int] = []
-    data: list[float] = []
-    rhs: list[float] = []
-    first_col: list[int] = []
-    for eq in system.equations:
-        coef: dict[int, float] = {}
-        known = 0.0
-        for c, sign in (*((t, 1.0) for t in eq.totals), *((p, -1.0) for p in eq.parts)):
-            if suppressed[c]:
-                coef[col[c]] = coef.get(col[c], 0.0) + sign
-            else:
-                known += sign * system.values[c]
-        coef = {j: v for j, v in coef.items() if v != 0.0}
-        if not coef:
-            continue
-        for j, v in coef.items():
-            rows.append(len(rhs))
-            cols.append(j)
-            data.append(v)
-        first_col.append(min(coef))
-        rhs.append(-known)
-    if not rhs:
+    full = _incidence(system) if incidence is None else incidence
+    # unknowns: the suppressed cells; everything published moves to the right-hand side
+    a_eq = full[:, unknown].tocsr()
+    b_eq = -(full[:, ~suppressed] @ system.values[~suppressed])
+    live = np.flatnonzero(np.diff(a_eq.indptr) > 0)
+    if live.size == 0:
         return {}, 0
-    a_all = sparse.csr_matrix((data, (rows, cols)), shape=(len(rhs), unknown.size))
-    b_all = np.asarray(rhs)
+    a_all = a_eq[live]
+    b_all = np.asarray(b_eq[live], dtype=np.float64)
+    first_col = a_all.indices[a_all.indptr[:-1]]  # any unknown of the row names its component
     truth = system.values[unknown]
+    width = min_width - 1e-9
 
     # independent sub-problems: connected components of the unknowns through equations
     incidence = (a_all.T @ a_all).tocsr()
@@ -284,75 +414,78 @@ def feasible_intervals(
     rng = np.random.default_rng(seed)
     result: dict[int, tuple[float, float]] = {}
     lps = 0
-    row_comp = comp[np.asarray(first_col)]
+    row_comp = comp[first_col]
+    # ranges already certified, as arrays over the unknowns
+    known_lo = system.values[unknown].copy()
+    known_hi = known_lo.copy()
+    if certified:
+        where = {int(c): j for j, c in enumerate(unknown)}
+        for cell, (c_lo, c_hi) in certified.items():
+            j = where.get(cell)
+            if j is not None:
+                known_lo[j] = min(known_lo[j], c_lo)
+                known_hi[j] = max(known_hi[j], c_hi)
+    rows_of = np.split(
+        np.argsort(row_comp, kind="stable"), np.cumsum(np.bincount(row_comp, minlength=n_comp))
+    )
+    cols_of = np.split(np.argsort(comp, kind="stable"), np.cumsum(np.bincount(comp)))
     for k in range(n_comp):
-        jcols = np.flatnonzero(comp == k)
-        in_rows = np.flatnonzero(row_comp == k)
+        jcols = cols_of[k]
+        in_rows = rows_of[k]
         if in_rows.size == 0:
             continue  # in no equation: unbounded
-        a = a_all[in_rows][:, jcols]
-        b = b_all[in_rows]
-        lo = truth[jcols].copy()
-        hi = truth[jcols].copy()
+        lo = known_lo[jcols]
+        hi = known_hi[jcols]
+        if (hi - lo >= width).all():
+            result.update(_ranges(unknown[jcols], lo, hi))
+            continue
 
         # a box around the truth keeps every program bounded; points found inside the box are
         # feasible for the real system too, so the certificates stay valid (and conservative)
         # (lower bound 1: a published row exists only for a positive count, so an analyst
         # knows every suppressed count is at least 1)
-        box = np.column_stack(
-            [
-                np.minimum(1.0, truth[jcols]),
-                np.full(jcols.size, 10 * truth[jcols].max() + 10),
-            ]
+        program = _ComponentProgram(
+            a_all[in_rows][:, jcols].tocsc(),
+            b_all[in_rows],
+            np.minimum(1.0, truth[jcols]),
+            np.full(jcols.size, 10 * truth[jcols].max() + 10),
         )
 
-        def solve(
-            c: npt.NDArray[np.float64],
-            a: sparse.csr_matrix = a,
-            b: npt.NDArray[np.float64] = b,
-            box: npt.NDArray[np.float64] = box,
-        ) -> npt.NDArray[np.float64] | None:
-            res = linprog(c, A_eq=a, b_eq=b, bounds=box, method="highs")
-            if res.status == 3:  # unbounded in this direction
-                return None
-            if not res.success:
-                raise DisclosureError(f"disclosure audit LP failed: {res.message}")
-            return np.asarray(res.x)
-
-        # objectives on the cells not yet proven, with random signs, while they prove more
-        # (first push all of them up and down together: a count at its lower bound 1 can
-        # only move up)
+        # objectives on the cells not yet proven, with random signs, while each program proves
+        # several cells (first push all of them up and down together: a count at its lower
+        # bound 1 can only move up); past that, the exact programs below are cheaper
         for attempt in range(8):
-            open_cells = hi - lo < min_width - 1e-9
-            if not open_cells.any():
+            open_cells = hi - lo < width
+            n_open = int(open_cells.sum())
+            if n_open <= RANDOM_PHASE_MIN_OPEN:
                 break
-            signs = np.ones(jcols.size) if attempt == 0 else rng.choice([-1.0, 1.0], jcols.size)
-            c = np.where(open_cells, signs, 0.0) + 1e-3 * rng.standard_normal(jcols.size)
+            signs = np.ones(n_open) if attempt == 0 else rng.choice([-1.0, 1.0], n_open)
+            c = np.zeros(jcols.size)
+            c[open_cells] = signs + 1e-3 * rng.standard_normal(n_open)
             for sign in (1.0, -1.0):
-                x = solve(sign * c)
+                x = program.solve(sign * c)
                 lps += 1
                 if x is not None:
                     lo = np.minimum(lo, x)
                     hi = np.maximum(hi, x)
-            if attempt > 0 and (hi - lo < min_width - 1e-9).sum() == open_cells.sum():
+            if n_open - int((hi - lo < width).sum()) < 4:
                 break
         # exact max, then min, of each cell still open; every solution is a feasible point
         # that may prove other cells too
-        for i in np.flatnonzero(hi - lo < min_width - 1e-9):
+        for i in np.flatnonzero(hi - lo < width):
             for direction in (-1.0, 1.0):
-                if hi[i] - lo[i] >= min_width - 1e-9:
+                if hi[i] - lo[i] >= width:
                     break
                 e = np.zeros(jcols.size)
                 e[i] = direction
-                x = solve(e)
+                x = program.solve(e)
                 lps += 1
                 if x is None:
                     hi[i] = np.inf
                 else:
                     lo = np.minimum(lo, x)
                     hi = np.maximum(hi, x)
-        for i, j in enumerate(jcols):
-            result[int(unknown[j])] = (float(lo[i]), float(hi[i]))
+        result.update(_ranges(unknown[jcols], lo, hi))
     return result, lps
 
 
@@ -396,11 +529,20 @@ def protect(
     status = np.full(len(system.values), PUBLISHED, dtype=object)
     status[system.primary] = PRIMARY
     lps = 0
+    # ranges proven wide enough stay proven: suppressing more cells only adds feasible points
+    certified: dict[int, tuple[float, float]] = {}
+    changed: list[int] | None = None  # cells suppressed since the last fixed point
+    eq_by_cell = _equations_by_cell(system)
+    incidence = _incidence(system)
     for audit_round in range(1, max_rounds + 1):
-        for cell in _hierarchical(system, suppressed, min_width):
+        for cell in _hierarchical(system, suppressed, min_width, changed, eq_by_cell):
             status[cell] = SECONDARY
-        intervals, n = feasible_intervals(system, suppressed, min_width=min_width)
+        changed = []
+        intervals, n = feasible_intervals(
+            system, suppressed, min_width=min_width, certified=certified, incidence=incidence
+        )
         lps += n
+        certified = {c: r for c, r in intervals.items() if r[1] - r[0] >= min_width - 1e-9}
         pinned = sorted(c for c, (lo, hi) in intervals.items() if hi - lo < min_width - 1e-9)
         if not pinned:
             return Protection(status=status, audit_rounds=audit_round, audit_lps=lps)
@@ -416,4 +558,5 @@ def protect(
                 )
             suppressed[extra] = True
             status[extra] = SECONDARY
+            changed.append(extra)
     raise DisclosureError(f"secondary suppression did not converge in {max_rounds} rounds")

@@ -28,6 +28,7 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from subjectdb import disclosure
+from subjectdb import publish as publish_module
 from subjectdb.config import PROJECT_DIR, Paths
 from subjectdb.publish import PublishError, list_releases, publish
 
@@ -645,6 +646,179 @@ def test_audit_agrees_with_exact_programs() -> None:
     assert checked > 50 and pinned_seen > 0
 
 
+def _exact_interval(a: np.ndarray, b: np.ndarray, k: int) -> tuple[float, float]:
+    """min and max of unknown k subject to a x = b, x >= 1 (linprog from scratch)."""
+    e = np.zeros(a.shape[1])
+    e[k] = 1.0
+    low = linprog(e, A_eq=a, b_eq=b, bounds=(1, None), method="highs")
+    high = linprog(-e, A_eq=a, b_eq=b, bounds=(1, None), method="highs")
+    assert low.success and high.status in (0, 3)
+    return float(low.fun), (np.inf if high.status == 3 else float(-high.fun))
+
+
+def test_protect_passes_an_exact_audit_on_hierarchical_tables() -> None:
+    """protect's pattern (incremental hierarchy, warm-started audit, ranges carried over
+    between rounds) leaves every suppressed cell at least one unit of room, checked with
+    fresh exact programs: counties × age groups with margins, rolled up into two
+    prefectures and a province, with many small cells."""
+    rounds = []
+    for seed in (3, 5, 16):  # 16: the first audit finds pinned cells
+        rng = np.random.default_rng(seed)
+        n_cty, n_age = 6, 5
+        body = rng.integers(1, 8, size=(n_cty, n_age)).astype(float)
+        pref_of = np.array([0, 0, 0, 1, 1, 1])
+        cells: dict[tuple, float] = {}
+        for i in range(n_cty):
+            for j in range(n_age):
+                cells[("c", i, j)] = body[i, j]
+            cells[("c", i, "T")] = body[i].sum()
+        for p in range(2):
+            rows = body[pref_of == p]
+            for j in range(n_age):
+                cells[("p", p, j)] = rows[:, j].sum()
+            cells[("p", p, "T")] = rows.sum()
+        for j in range(n_age):
+            cells[("v", j)] = body[:, j].sum()
+        cells[("v", "T")] = body.sum()
+        index = {key: k for k, key in enumerate(cells)}
+        vals = np.array(list(cells.values()))
+        system = disclosure.CellSystem(vals, vals < 4, [str(k) for k in index])
+        ages: list[object] = [*range(n_age), "T"]
+        for i in range(n_cty):
+            assert system.add_equation(
+                index[("c", i, "T")], [index[("c", i, j)] for j in range(n_age)]
+            )
+        for p in range(2):
+            assert system.add_equation(
+                index[("p", p, "T")], [index[("p", p, j)] for j in range(n_age)]
+            )
+            for j in ages:
+                kids = [index[("c", i, j)] for i in np.flatnonzero(pref_of == p)]
+                assert system.add_equation(index[("p", p, j)], kids)
+        assert system.add_equation(index[("v", "T")], [index[("v", j)] for j in range(n_age)])
+        for j in ages:
+            assert system.add_equation(index[("v", j)], [index[("p", p, j)] for p in range(2)])
+        result = disclosure.protect(system)
+        suppressed = result.suppressed
+        assert system.primary.sum() > 0
+        rounds.append(result.audit_rounds)
+        unknown = np.flatnonzero(suppressed)
+        a = np.zeros((len(system.equations), unknown.size))
+        b = np.zeros(len(system.equations))
+        where = {int(c): k for k, c in enumerate(unknown)}
+        for r, eq in enumerate(system.equations):
+            for c, sign in [(t, 1.0) for t in eq.totals] + [(p, -1.0) for p in eq.parts]:
+                if suppressed[c]:
+                    a[r, where[c]] += sign
+                else:
+                    b[r] -= sign * vals[c]
+        keep = np.abs(a).sum(axis=1) > 0
+        a, b = a[keep], b[keep]
+        for k in range(unknown.size):
+            if a[:, k].any():
+                lo, hi = _exact_interval(a, b, k)
+                assert hi - lo >= 1 - 1e-6, (system.labels[unknown[k]], lo, hi)
+    assert max(rounds) >= 2, "some pattern must need a complement found by the audit"
+
+
+def test_audit_without_highspy_uses_scipys_copy_of_highs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without the highspy package the audit runs on the HiGHS bindings SciPy ships, with the
+    same certified ranges."""
+    values = np.array([[3, 12, 30], [25, 4, 12], [8, 50, 2]], dtype=float)
+    cells = [*values.ravel(), *values.sum(axis=1), *values.sum(axis=0)]
+    system = disclosure.CellSystem(
+        np.array(cells), np.array(cells) < 10, [str(i) for i in range(len(cells))]
+    )
+    for i in range(3):
+        assert system.add_equation(9 + i, [3 * i + j for j in range(3)])
+        assert system.add_equation(12 + i, [3 * j + i for j in range(3)])
+    suppressed = system.primary.copy()
+    suppressed[[1, 3, 5, 7]] = True
+    with_highspy = disclosure.feasible_intervals(system, suppressed)
+    monkeypatch.setitem(__import__("sys").modules, "highspy", None)  # import fails
+    highs_class, _, _ = disclosure._highs()
+    assert highs_class.__module__.startswith("scipy")
+    assert disclosure.feasible_intervals(system, suppressed) == with_highspy
+
+
+def test_primary_rule_holds_at_every_level_and_margin(tmp_path: Path) -> None:
+    """Every published count's primary status matches an exact distinct-applicant count at
+    its own level and margin (independent queries), on a warehouse where many cells are
+    decided by publish's lower bound and the small ones by its exact count."""
+    paths = Paths(tmp_path / "data").ensure()
+    make_warehouse(paths.warehouse, seed=8, persons=400, cases=9000)
+    con = publish_module._connect(paths)
+    try:
+        demand_cols, fact_cols = publish_module._check_tables(con, paths)
+        tables, _ = publish_module._build_tables(con, 10, demand_cols, fact_cols)
+    finally:
+        con.close()
+    truth = duckdb.connect(str(paths.warehouse), read_only=True)
+    levels = """
+        with b as (select * from marts.subj_applicant_demand where applicant_type = '{kind}'),
+        l as (select 'county' as region_level, region_code as r, * from b
+              union all select 'prefecture', prefecture_code, * from b
+              union all select 'province', province_code, * from b)"""
+    demand_n = truth.execute(f"""{levels.format(kind="person")}
+        select year, region_level, r as region_code,
+            case when grouping(age_group_code) = 1 then 'ALL' else age_group_code end
+                as age_group_code,
+            case when grouping(theme_code) = 1 then 'ALL' else theme_code end as theme_code,
+            count(distinct applicant_key) as n
+        from l group by grouping sets ((year, region_level, r, age_group_code, theme_code),
+            (year, region_level, r, age_group_code), (year, region_level, r, theme_code),
+            (year, region_level, r))""").df()
+    enterprise_n = truth.execute(f"""{levels.format(kind="enterprise")}
+        select year, region_level, r as region_code,
+            case when grouping(industry_section) = 1 then 'ALL' else industry_section end
+                as industry_section,
+            count(distinct applicant_key) as n
+        from l group by grouping sets ((year, region_level, r, industry_section),
+            (year, region_level, r))""").df()
+    divide_n = truth.execute("""
+        select year,
+            case when grouping(age_group_code) = 1 then 'ALL' else age_group_code end
+                as age_group_code,
+            case when grouping(urban_rural) = 1 then 'ALL' else urban_rural end as urban_rural,
+            count(distinct applicant_key) as n,
+            count(distinct applicant_key) filter (where c.is_online) as n_on,
+            count(distinct applicant_key) filter (where not c.is_online) as n_off
+        from marts.subj_applicant_demand join marts.dim_channel as c using (channel_code)
+        where applicant_type = 'person'
+        group by grouping sets ((year, age_group_code, urban_rural), (year, age_group_code),
+            (year, urban_rural), (year))""").df()
+    item_n = truth.execute("""
+        select submitted_year as year, item_code, count(distinct applicant_key) as n
+        from marts.fct_service_cases group by all""").df()
+    truth.close()
+    fine = demand_n[(demand_n["age_group_code"] != "ALL") & (demand_n["theme_code"] != "ALL")]
+    fine = fine[fine["region_level"] == "county"]
+    assert (fine["n"] >= 10).any() and (fine["n"] < 10).any()  # both ways of deciding
+
+    def check(
+        table: str, truth_n: pd.DataFrame, keys: list[str], pairs: list[tuple], mixed: bool
+    ) -> None:
+        df = tables[table].astype({k: str for k in keys})
+        merged = df.merge(truth_n.astype({k: str for k in keys}), on=keys, how="left")
+        assert len(merged) == len(df)
+        for status, n in pairs:
+            has_cell = merged[n].fillna(0) > 0
+            primary = merged.loc[has_cell, status] == "primary"
+            assert (primary == (merged.loc[has_cell, n] < 10)).all(), (table, status)
+            assert not mixed or (primary.any() and not primary.all()), (table, status)
+
+    d_keys = ["year", "region_level", "region_code", "age_group_code", "theme_code"]
+    check("demand_region_age_theme", demand_n, d_keys, [("cases_status", "n")], True)
+    e_keys = ["year", "region_level", "region_code", "industry_section"]
+    check("enterprise_demand", enterprise_n, e_keys, [("cases_status", "n")], True)
+    g_keys = ["year", "age_group_code", "urban_rural"]
+    pairs = [("cases_status", "n"), ("online_cases_status", "n_on")]
+    check("digital_divide", divide_n.fillna({"urban_rural": "NA"}), g_keys, pairs, False)
+    check("service_performance", item_n, ["year", "item_code"], [("status", "n")], False)
+
+
 def test_bad_threshold_and_missing_warehouse(tmp_path: Path, handmade: Paths) -> None:
     with pytest.raises(PublishError, match="below the minimum"):
         publish(handmade, threshold=4)
@@ -652,6 +826,18 @@ def test_bad_threshold_and_missing_warehouse(tmp_path: Path, handmade: Paths) ->
         publish(Paths(tmp_path / "empty"), threshold=10)
     with pytest.raises(PublishError, match="bad release version"):
         publish(handmade, version="../x")
+
+
+def test_cases_without_a_region_get_a_clear_error(handmade: Paths) -> None:
+    con = duckdb.connect(str(handmade.warehouse))
+    con.execute("""update marts.subj_applicant_demand
+        set region_code = null, prefecture_code = null, province_code = null
+        where applicant_key = (select min(applicant_key) from marts.subj_applicant_demand
+                               where applicant_type = 'person')""")
+    con.close()
+    with pytest.raises(PublishError, match="subj_applicant_demand .* no region_code"):
+        publish(handmade, version="9.9.9")
+    assert not (handmade.releases / "9.9.9").exists()
 
 
 # --------------------------------------------------------------------------- tests: release
