@@ -327,6 +327,53 @@ def test_serving_table_holds_exactly_the_subject_rows(dash_data: Paths) -> None:
     assert _direct(dash_data.warehouse, f"({subject}) EXCEPT ALL ({decoded})") == []
 
 
+def test_stable_numbers_with_gaps_give_the_same_answers(
+    wh: Warehouse, dash_data: Paths, tmp_path: Path
+) -> None:
+    """After incremental builds the serving tables' numbers are stable, not fresh: applicants
+    whose cases went away keep their numbers (gaps below max(applicant_seq)) and new codes get
+    the next ids (not in code order). Every count stays the same as on a fresh numbering."""
+    y = _year(wh)
+    f = Filters(date(y, 1, 1), date(y, 12, 1))
+    calls = [
+        lambda w: queries.demand(w, f, ("county", "age_group")).data,
+        lambda w: queries.demand(w, replace(f, month_from=date(y - 1, 1, 1)), ("month",)).data,
+        lambda w: queries.demand(w, replace(f, channels=("web", "app")), ("channel",)).data,
+        lambda w: queries.enterprise_demand(w, f, ("industry",)).data,
+    ]
+    fresh = [c(wh) for c in calls]
+    renumbered = tmp_path / "warehouse.duckdb"
+    shutil.copy(dash_data.warehouse, renumbered)
+    con = duckdb.connect(str(renumbered))
+    try:
+        # every other applicant number unused (as if those keys had lost all their cases),
+        # and the channel and age group ids reversed (as if appended by later builds)
+        for table in ("dash_applicant_ids", "dash_applicant_demand"):
+            con.execute(f"UPDATE marts.{table} SET applicant_seq = 2 * applicant_seq + 1")
+        con.execute(
+            "INSERT INTO marts.dash_applicant_ids BY NAME "
+            "SELECT 'gone-' || s AS applicant_key, 2 * s AS applicant_seq "
+            "FROM range(0, (SELECT max(applicant_seq) FROM marts.dash_applicant_ids) // 2 + 1) "
+            "AS t(s)"
+        )
+        for dim, col in (("channel", "channel_id"), ("age_group", "age_group_id")):
+            (n,) = con.execute(
+                "SELECT count(*) FROM marts.dash_codes WHERE dim = ?", [dim]
+            ).fetchone()
+            con.execute(
+                f"UPDATE marts.dash_codes SET code_id = {n + 1} - code_id WHERE dim = ?", [dim]
+            )
+            con.execute(f"UPDATE marts.dash_applicant_demand SET {col} = {n + 1} - {col}")
+    finally:
+        con.close()
+    w = Warehouse(renumbered)
+    try:
+        for a, b in zip(fresh, [c(w) for c in calls], strict=True):
+            pd.testing.assert_frame_equal(a, b)
+    finally:
+        w.close()
+
+
 def test_bitmap_and_hashed_distinct_counts_agree(
     wh: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:

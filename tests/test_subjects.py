@@ -660,3 +660,98 @@ def test_incremental_build_equals_full_rebuild(loaded: Paths, built: Paths, tmp_
         if name == "intermediate.int_demand__poisson_limits":
             continue  # an append-only cache of limits (k = 0 … largest count ever seen)
         assert_same_table(incremental[name], full[name], name)
+
+    _assert_same_dashboard_tables(paths.warehouse, built.warehouse)
+
+
+# The serving copy of subj_applicant_demand decoded back to keys and codes: applicant numbers and
+# code ids are stable only while their tables live (a fresh build numbers in key/code order, an
+# incremental one appends), so two warehouses are compared by what the numbers mean.
+_DASH_DECODED = """
+    select ids.applicant_key, d.month, d.year,
+        {decoded}, d.is_online, d.cases
+    from w.marts.dash_applicant_demand as d
+    left join w.marts.dash_applicant_ids as ids on ids.applicant_seq = d.applicant_seq
+    {joins}
+"""
+_DASH_ID_COLUMNS = {
+    "county_id": "region",
+    "prefecture_id": "region",
+    "province_id": "region",
+    "urban_rural_id": "urban_rural",
+    "age_group_id": "age_group",
+    "category_id": "category",
+    "theme_id": "theme",
+    "applicant_type_id": "applicant_type",
+    "channel_id": "channel",
+    "industry_id": "industry",
+    "size_class_id": "size_class",
+}
+
+
+def _dashboard_frames(path: Path) -> dict[str, pd.DataFrame]:
+    """The dashboard serving tables of a warehouse file: dash_applicant_demand decoded (keys
+    and codes instead of numbers and ids), dash_codes and dash_applicant_ids as stored."""
+    decoded = ", ".join(f"c_{col}.code as {col[:-3]}" for col in _DASH_ID_COLUMNS)
+    joins = " ".join(
+        f"left join w.marts.dash_codes as c_{col} "
+        f"on c_{col}.dim = '{dim}' and c_{col}.code_id = d.{col}"
+        for col, dim in _DASH_ID_COLUMNS.items()
+    )
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS w (READ_ONLY)")
+        return {
+            "demand": con.sql(_DASH_DECODED.format(decoded=decoded, joins=joins)).df(),
+            "codes": con.sql("select dim, code, code_id from w.marts.dash_codes").df(),
+            "ids": con.sql(
+                "select applicant_key, applicant_seq from w.marts.dash_applicant_ids"
+            ).df(),
+            "subj": con.sql("select * from w.marts.subj_applicant_demand").df(),
+        }
+    finally:
+        con.close()
+
+
+def _assert_same_dashboard_tables(incremental_path: Path, full_path: Path) -> None:
+    """The incremental build's serving tables mean exactly what a fresh build's do."""
+    inc, full = _dashboard_frames(incremental_path), _dashboard_frames(full_path)
+    # same rows once numbers and ids are decoded, and every number/id decodes
+    assert_same_table(inc["demand"], full["demand"], "marts.dash_applicant_demand (decoded)")
+    assert inc["demand"].notna().all().all(), (
+        "dash_applicant_demand: an id or number decodes to nothing"
+    )
+    # the decoded serving table is subj_applicant_demand itself (minus the hash int, plus the flag)
+    subj = full["subj"].rename(
+        columns={
+            "region_code": "county",
+            "prefecture_code": "prefecture",
+            "province_code": "province",
+            "age_group_code": "age_group",
+            "category_code": "category",
+            "theme_code": "theme",
+            "channel_code": "channel",
+            "industry_section": "industry",
+        }
+    )
+    demand_cols = [c for c in full["demand"].columns if c != "is_online"]
+    assert_same_table(
+        inc["demand"][demand_cols].astype(subj[demand_cols].dtypes.to_dict()),
+        subj[demand_cols],
+        "dash_applicant_demand vs subj_applicant_demand",
+    )
+    # append-only id tables: a superset of the fresh build's keys/codes, dense and unique
+    for name, key, number, first in (
+        ("ids", ["applicant_key"], "applicant_seq", 0),
+        ("codes", ["dim", "code"], "code_id", 1),
+    ):
+        stored, fresh = inc[name], full[name]
+        assert not stored.duplicated(key).any(), f"{name}: a key is numbered twice"
+        missing = fresh[key].merge(stored[key], how="left", indicator=True)
+        assert (missing["_merge"] == "both").all(), f"{name}: keys of a fresh build are missing"
+        groups = stored.groupby(key[:-1]) if len(key) > 1 else [(None, stored)]
+        for group, frame in groups:
+            numbers = sorted(frame[number].tolist())
+            assert numbers == list(range(first, first + len(frame))), f"{name} {group}: not dense"
+    # the dashboard's bitmap size (queries.py: max(applicant_seq) + 1) covers every number
+    assert len(inc["ids"]) == int(inc["ids"]["applicant_seq"].max()) + 1

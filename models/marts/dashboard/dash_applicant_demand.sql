@@ -1,65 +1,159 @@
--- subj_applicant_demand in the shape the dashboard counts fastest: the same rows and cases,
--- with every dimension as a small integer id (dash_codes), the channel's online flag, and the
--- applicant as a dense number 0 … n-1 (`applicant_seq`). Exact distinct-applicant counts then
--- run on integers — as a bitmap over 0 … n-1 (DuckDB bitstring_agg) where a query has few
--- groups — instead of hashing keys. Rows are stored in (month, county) order so that period
--- filters skip whole row groups (zone maps).
-with demand as (
-    select * from {{ ref('subj_applicant_demand') }}
-),
+{#-
+    subj_applicant_demand in the shape the dashboard counts fastest: the same rows and cases,
+    with every dimension as a small integer id (dash_codes), the channel's online flag, and the
+    applicant as a stable number (`applicant_seq`, dash_applicant_ids). Exact distinct-applicant
+    counts then run on integers — as a bitmap over 0 … max(applicant_seq) (DuckDB
+    bitstring_agg) where a query has few groups — instead of hashing keys. Incremental by month
+    like subj_applicant_demand (strategy subj_replace_periods): a run replaces the changed
+    months only; ids and numbers never change meaning, so the stored months stay valid (all
+    stored months are rewritten when their `_numbering_id` says they were written with
+    another numbering: dash_applicant_ids or dash_codes was rebuilt from scratch since, e.g. by
+    a `--full-refresh` selecting that model alone, or the table predates the column). Rows
+    of each month are written in (month, county) order so that period filters skip whole row
+    groups (zone maps).
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='subj_replace_periods',
+        unique_key='month',
+        subj_insert_order='month, county_id',
+        on_schema_change='append_new_columns'
+    )
+}}
+-- depends_on: {{ ref('int_cases__changed_months') }}
 
-applicants as (
-    select
-        keys.applicant_key,
-        cast(row_number() over (order by keys.applicant_key) - 1 as integer) as applicant_seq
-    from (select distinct applicant_key from demand) as keys
+with applicants as (
+
+    select applicant_key, applicant_seq, _changed_invocation_id
+    from {{ ref('dash_applicant_ids') }}
+
 ),
 
 codes as (
-    select * from {{ ref('dash_codes') }}
+
+    select dim, code, code_id, _changed_invocation_id from {{ ref('dash_codes') }}
+
+),
+
+-- which numbering the rows are written with: the runs that wrote applicant number 0 and the
+-- code ids 1 (a rebuild from scratch of dash_applicant_ids or dash_codes rewrites them)
+numbering as (
+
+    select
+        coalesce((select max(applicants._changed_invocation_id) from applicants
+                  where applicants.applicant_seq = 0), '')
+        || '/'
+        || coalesce((select min(codes._changed_invocation_id) from codes where codes.code_id = 1), '')
+        || '/'
+        || coalesce((select max(codes._changed_invocation_id) from codes where codes.code_id = 1), '')
+            as numbering_id
+
+),
+
+{% if is_incremental() -%}
+-- stored months written with another numbering (dash_applicant_ids or dash_codes rebuilt from
+-- scratch since, e.g. by a `--full-refresh` selecting it alone): their numbers mean nothing now
+renumbered_months as (
+
+    select distinct stored.month
+    from {{ this }} as stored
+    -- NULL on rows stored before the column existed (rewritten on that run)
+    where {{ stored_column_or_null('_numbering_id', dbt.type_string()) }}
+        is distinct from (select numbering.numbering_id from numbering)
+
+),
+
+{% endif -%}
+source as (
+
+    select *
+    from {{ ref('subj_applicant_demand') }}
+    where {{ subj_in_changed_periods('month') }}
+    {%- if is_incremental() %}
+        or month in (select renumbered_months.month from renumbered_months)
+    {%- endif %}
+
+),
+
+channels as (
+
+    select channel_code, is_online from {{ ref('dim_channel') }}
+
+),
+
+renamed as (
+
+    select
+        applicants.applicant_seq,
+        cast(source.month as date) as month,
+        cast(source.year as integer) as year,
+        county.code_id as county_id,
+        prefecture.code_id as prefecture_id,
+        province.code_id as province_id,
+        urban_rural.code_id as urban_rural_id,
+        age_group.code_id as age_group_id,
+        category.code_id as category_id,
+        theme.code_id as theme_id,
+        applicant_type.code_id as applicant_type_id,
+        channel.code_id as channel_id,
+        industry.code_id as industry_id,
+        size_class.code_id as size_class_id,
+        cast(channels.is_online as boolean) as is_online,
+        cast(source.cases as integer) as cases,
+        cast(numbering.numbering_id as {{ dbt.type_string() }}) as _numbering_id
+    from source
+    cross join numbering
+    left join applicants on applicants.applicant_key = source.applicant_key
+    left join codes as county
+        on county.dim = 'region' and county.code = source.region_code
+    left join codes as prefecture
+        on prefecture.dim = 'region' and prefecture.code = source.prefecture_code
+    left join codes as province
+        on province.dim = 'region' and province.code = source.province_code
+    left join codes as urban_rural
+        on urban_rural.dim = 'urban_rural' and urban_rural.code = source.urban_rural
+    left join codes as age_group
+        on age_group.dim = 'age_group' and age_group.code = source.age_group_code
+    left join codes as category
+        on category.dim = 'category' and category.code = source.category_code
+    left join codes as theme
+        on theme.dim = 'theme' and theme.code = source.theme_code
+    left join codes as applicant_type
+        on applicant_type.dim = 'applicant_type' and applicant_type.code = source.applicant_type
+    left join codes as channel
+        on channel.dim = 'channel' and channel.code = source.channel_code
+    left join codes as industry
+        on industry.dim = 'industry' and industry.code = source.industry_section
+    left join codes as size_class
+        on size_class.dim = 'size_class' and size_class.code = source.size_class
+    left join channels on channels.channel_code = source.channel_code
+
+),
+
+final as (
+
+    select
+        applicant_seq,
+        month,
+        year,
+        county_id,
+        prefecture_id,
+        province_id,
+        urban_rural_id,
+        age_group_id,
+        category_id,
+        theme_id,
+        applicant_type_id,
+        channel_id,
+        industry_id,
+        size_class_id,
+        is_online,
+        cases,
+        _numbering_id
+    from renamed
+
 )
 
-select
-    applicants.applicant_seq,
-    cast(demand.month as date) as month,
-    cast(demand.year as integer) as year,
-    county.code_id as county_id,
-    prefecture.code_id as prefecture_id,
-    province.code_id as province_id,
-    urban_rural.code_id as urban_rural_id,
-    age_group.code_id as age_group_id,
-    category.code_id as category_id,
-    theme.code_id as theme_id,
-    applicant_type.code_id as applicant_type_id,
-    channel.code_id as channel_id,
-    industry.code_id as industry_id,
-    size_class.code_id as size_class_id,
-    cast(dim_channel.is_online as boolean) as is_online,
-    cast(demand.cases as integer) as cases
-from demand
-left join applicants on applicants.applicant_key = demand.applicant_key
-left join codes as county
-    on county.dim = 'region' and county.code = demand.region_code
-left join codes as prefecture
-    on prefecture.dim = 'region' and prefecture.code = demand.prefecture_code
-left join codes as province
-    on province.dim = 'region' and province.code = demand.province_code
-left join codes as urban_rural
-    on urban_rural.dim = 'urban_rural' and urban_rural.code = demand.urban_rural
-left join codes as age_group
-    on age_group.dim = 'age_group' and age_group.code = demand.age_group_code
-left join codes as category
-    on category.dim = 'category' and category.code = demand.category_code
-left join codes as theme
-    on theme.dim = 'theme' and theme.code = demand.theme_code
-left join codes as applicant_type
-    on applicant_type.dim = 'applicant_type' and applicant_type.code = demand.applicant_type
-left join codes as channel
-    on channel.dim = 'channel' and channel.code = demand.channel_code
-left join codes as industry
-    on industry.dim = 'industry' and industry.code = demand.industry_section
-left join codes as size_class
-    on size_class.dim = 'size_class' and size_class.code = demand.size_class
-left join {{ ref('dim_channel') }} as dim_channel
-    on dim_channel.channel_code = demand.channel_code
+select * from final
 order by month, county_id

@@ -1,38 +1,97 @@
--- Small integer ids for the values of the dashboard's demand dimensions (one id space per
--- dimension; counties, prefectures and provinces share the `region` space). The dashboard
--- filters and groups dash_applicant_demand on these ids and joins the codes back onto its
--- (small) results. Only values present in subj_applicant_demand get an id.
-with demand as (
-    select * from {{ ref('subj_applicant_demand') }}
+{#-
+    Small integer ids for the values of the dashboard's demand dimensions (one id space per
+    dimension; counties, prefectures and provinces share the `region` space). The dashboard
+    filters and groups dash_applicant_demand on these ids and joins the codes back onto its
+    (small) results. A full build gives the codes present in subj_applicant_demand ids 1 … n in
+    code order; an incremental run reads the changed months only and appends the codes not yet
+    listed with the next ids of their dimension (in code order among themselves). Append-only:
+    an id never changes its meaning while the table lives. Rows carry the run that listed
+    them, so that dash_applicant_demand sees a renumbering (a `--full-refresh` of this model).
+    on_schema_change='append_new_columns': a warehouse built when this was a plain table gains
+    the stamp column (NULL on its rows, whose ids keep their meaning) instead of failing.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='append_new_columns'
+    )
+}}
+-- depends_on: {{ ref('int_cases__changed_months') }}
+
+with source as (
+
+    select *
+    from {{ ref('subj_applicant_demand') }}
+    where {{ subj_in_changed_periods('month') }}
+
 ),
 
-codes as (
-    select distinct 'region' as dim, region_code as code from demand
+renamed as (
+
+    select distinct 'region' as dim, region_code as code from source
     union
-    select distinct 'region' as dim, prefecture_code as code from demand
+    select distinct 'region' as dim, prefecture_code as code from source
     union
-    select distinct 'region' as dim, province_code as code from demand
+    select distinct 'region' as dim, province_code as code from source
     union
-    select distinct 'urban_rural' as dim, urban_rural as code from demand
+    select distinct 'urban_rural' as dim, urban_rural as code from source
     union
-    select distinct 'age_group' as dim, age_group_code as code from demand
+    select distinct 'age_group' as dim, age_group_code as code from source
     union
-    select distinct 'category' as dim, category_code as code from demand
+    select distinct 'category' as dim, category_code as code from source
     union
-    select distinct 'theme' as dim, theme_code as code from demand
+    select distinct 'theme' as dim, theme_code as code from source
     union
-    select distinct 'applicant_type' as dim, applicant_type as code from demand
+    select distinct 'applicant_type' as dim, applicant_type as code from source
     union
-    select distinct 'channel' as dim, channel_code as code from demand
+    select distinct 'channel' as dim, channel_code as code from source
     union
-    select distinct 'industry' as dim, industry_section as code from demand
+    select distinct 'industry' as dim, industry_section as code from source
     union
-    select distinct 'size_class' as dim, size_class as code from demand
+    select distinct 'size_class' as dim, size_class as code from source
+
+),
+
+new_codes as (
+
+    select renamed.dim, renamed.code
+    from renamed
+    {%- if is_incremental() %}
+    anti join {{ this }} as stored
+        on stored.dim = renamed.dim and stored.code = renamed.code
+    {%- endif %}
+    where renamed.code is not null
+
+),
+
+last_ids as (
+
+    {%- if is_incremental() %}
+    select dim, max(code_id) as last_id
+    from {{ this }}
+    group by dim
+    {%- else %}
+    select cast(null as {{ dbt.type_string() }}) as dim, cast(null as smallint) as last_id
+    where false
+    {%- endif %}
+
+),
+
+final as (
+
+    select
+        cast(new_codes.dim as {{ dbt.type_string() }}) as dim,
+        cast(new_codes.code as {{ dbt.type_string() }}) as code,
+        cast(
+            coalesce(last_ids.last_id, 0)
+            + row_number() over (partition by new_codes.dim order by new_codes.code)
+            as smallint
+        ) as code_id,
+        cast({{ this_run_id() }} as {{ dbt.type_string() }}) as _changed_invocation_id
+    from new_codes
+    left join last_ids on last_ids.dim = new_codes.dim
+
 )
 
-select
-    cast(dim as {{ dbt.type_string() }}) as dim,
-    cast(code as {{ dbt.type_string() }}) as code,
-    cast(row_number() over (partition by dim order by code) as smallint) as code_id
-from codes
-where code is not null
+select * from final
