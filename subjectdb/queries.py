@@ -424,7 +424,8 @@ class _Codes:
 
     ids: dict[str, dict[str, int]]
     applicants: int
-    """Distinct applicants in the build (dash_applicant_demand.applicant_seq is 0 … n-1)."""
+    """Bitmap size: max(applicant_seq) + 1. Applicant numbers are stable across daily builds
+    (dash_applicant_ids), so they lie in 0 … n-1 with gaps where an applicant left."""
 
     def id(self, dim: str, code: str) -> int:
         """The id of ``code`` (-1, which matches no row, for a code absent from the data)."""
@@ -466,9 +467,10 @@ def require_serving_tables(wh: Warehouse) -> None:
 def _distinct_applicants(codes: _Codes, groups: int, alias: str = "d") -> str:
     """SQL counting the exact distinct applicants of each group.
 
-    ``applicant_seq`` is dense (0 … n-1), so a group's applicants fit a bitmap of n bits: setting
-    bits and counting them is several times faster than hashing. ``groups`` is an upper bound
-    of the number of groups; beyond :data:`BITMAP_BUDGET_BYTES` of bitmaps the count hashes.
+    ``applicant_seq`` lies in 0 … n-1 (nearly dense), so a group's applicants fit a bitmap of n
+    bits: setting bits and counting them is several times faster than hashing. ``groups`` is an
+    upper bound of the number of groups; beyond :data:`BITMAP_BUDGET_BYTES` of bitmaps the count
+    hashes.
     """
     n = codes.applicants
     if n > 0 and groups * (n // 8 + 1) <= BITMAP_BUDGET_BYTES:
