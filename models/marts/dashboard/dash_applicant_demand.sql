@@ -88,45 +88,19 @@ renamed as (
         applicants.applicant_seq,
         cast(source.month as date) as month,
         cast(source.year as integer) as year,
-        county.code_id as county_id,
-        prefecture.code_id as prefecture_id,
-        province.code_id as province_id,
-        urban_rural.code_id as urban_rural_id,
-        age_group.code_id as age_group_id,
-        category.code_id as category_id,
-        theme.code_id as theme_id,
-        applicant_type.code_id as applicant_type_id,
-        channel.code_id as channel_id,
-        industry.code_id as industry_id,
-        size_class.code_id as size_class_id,
+        {%- for d in dash_dimensions() %}
+        {{ d.alias }}.code_id as {{ d.alias }}_id,
+        {%- endfor %}
         cast(channels.is_online as boolean) as is_online,
         cast(source.cases as integer) as cases,
         cast(numbering.numbering_id as {{ dbt.type_string() }}) as _numbering_id
     from source
     cross join numbering
     left join applicants on applicants.applicant_key = source.applicant_key
-    left join codes as county
-        on county.dim = 'region' and county.code = source.region_code
-    left join codes as prefecture
-        on prefecture.dim = 'region' and prefecture.code = source.prefecture_code
-    left join codes as province
-        on province.dim = 'region' and province.code = source.province_code
-    left join codes as urban_rural
-        on urban_rural.dim = 'urban_rural' and urban_rural.code = source.urban_rural
-    left join codes as age_group
-        on age_group.dim = 'age_group' and age_group.code = source.age_group_code
-    left join codes as category
-        on category.dim = 'category' and category.code = source.category_code
-    left join codes as theme
-        on theme.dim = 'theme' and theme.code = source.theme_code
-    left join codes as applicant_type
-        on applicant_type.dim = 'applicant_type' and applicant_type.code = source.applicant_type
-    left join codes as channel
-        on channel.dim = 'channel' and channel.code = source.channel_code
-    left join codes as industry
-        on industry.dim = 'industry' and industry.code = source.industry_section
-    left join codes as size_class
-        on size_class.dim = 'size_class' and size_class.code = source.size_class
+    {%- for d in dash_dimensions() %}
+    left join codes as {{ d.alias }}
+        on {{ d.alias }}.dim = '{{ d.dim }}' and {{ d.alias }}.code = source.{{ d.column }}
+    {%- endfor %}
     left join channels on channels.channel_code = source.channel_code
 
 ),

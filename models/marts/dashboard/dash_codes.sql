@@ -29,27 +29,12 @@ with source as (
 
 renamed as (
 
-    select distinct 'region' as dim, region_code as code from source
+    {%- for d in dash_dimensions() %}
+    select distinct '{{ d.dim }}' as dim, {{ d.column }} as code from source
+    {%- if not loop.last %}
     union
-    select distinct 'region' as dim, prefecture_code as code from source
-    union
-    select distinct 'region' as dim, province_code as code from source
-    union
-    select distinct 'urban_rural' as dim, urban_rural as code from source
-    union
-    select distinct 'age_group' as dim, age_group_code as code from source
-    union
-    select distinct 'category' as dim, category_code as code from source
-    union
-    select distinct 'theme' as dim, theme_code as code from source
-    union
-    select distinct 'applicant_type' as dim, applicant_type as code from source
-    union
-    select distinct 'channel' as dim, channel_code as code from source
-    union
-    select distinct 'industry' as dim, industry_section as code from source
-    union
-    select distinct 'size_class' as dim, size_class as code from source
+    {%- endif %}
+    {%- endfor %}
 
 ),
 
