@@ -942,3 +942,50 @@ def test_stored_examples_never_show_personal_values(suite_run) -> None:  # noqa:
         assert not re.search(r"\d{17}[\dXx]|1[3-9]\d{9}", text), text
     assert v.mask_example("330102199001011234") == "330102***********4"
     assert v.mask_example("张三丰") == "张**"
+
+
+def test_raw_suite_workers_end_with_a_killed_parent(tmp_path: Path) -> None:
+    """A killed `subjectdb build` must not leave its GX worker processes behind."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import concurrent.futures, multiprocessing, os, sys, time\n"
+        "from subjectdb.validate import exit_with_parent\n"
+        "if __name__ == '__main__':\n"
+        "    ctx = multiprocessing.get_context('spawn')\n"
+        "    pool = concurrent.futures.ProcessPoolExecutor(\n"
+        "        2, mp_context=ctx, initializer=exit_with_parent, initargs=(os.getpid(), 0.2))\n"
+        "    pids = {pool.submit(os.getpid).result() for _ in range(20)}\n"
+        "    pool.submit(time.sleep, 600)\n"
+        "    print(' '.join(map(str, sorted(pids))), flush=True)\n"
+        "    time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    workers = [int(p) for p in parent.stdout.readline().split()]
+    assert workers and parent.pid not in workers
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        # a zombie (exited, not yet reaped by init) counts as gone
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+    assert all(alive(p) for p in workers)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 30
+    while any(alive(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    survivors = [p for p in workers if alive(p)]
+    for pid in survivors:  # leave no orphan behind, even when failing
+        os.kill(pid, signal.SIGKILL)
+    assert not survivors, "workers outlived their killed parent"
