@@ -48,7 +48,7 @@ from pathlib import Path
 from string import Template
 from typing import Any
 
-from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths, duckdb_memory_limit
+from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths, duckdb_connect, duckdb_memory_limit
 from subjectdb.serve import streamlit_command, streamlit_env
 
 RESULTS_DIR = PROJECT_DIR / "benchmarks" / "results"
@@ -449,8 +449,6 @@ def _floor_scan(spec: dict[str, Any]) -> Outcome:
     on this machine."""
     import duckdb
 
-    from subjectdb.config import duckdb_connect
-
     plain = "all_varchar = true, header = true"
     lenient = "union_by_name = true, ignore_errors = true, strict_mode = false, null_padding = true"
     paths = _paths(spec)
@@ -506,23 +504,18 @@ def _dbt(
     spec: dict[str, Any],
     args: list[str] | None,
     name: str,
-    from_served: bool,
     record: bool = False,
 ) -> Outcome:
-    """One dbt invocation as ``subjectdb.build`` runs it: a copy of the served warehouse (or an
-    empty file) under ``data/build/``; the copy is part of the time, as in a real build.
+    """One dbt invocation into a new file under ``data/build/``.
 
-    ``args=None`` plans them as ``subjectdb build`` does (:func:`build.plan_dbt_build`: the
-    daily path when the served file was built from the same key, seeds and project files);
-    ``record`` writes the build record a passing build leaves (the next plan reads it).
+    ``args=None``: the dbt step of ``subjectdb build`` itself (:func:`build.dbt_step`: a copy
+    of the served warehouse if there is one — the copy is part of the time — and the run
+    :func:`build.plan_dbt_build` plans: the daily path when the served file was built from the
+    same key, seeds and project files). ``record`` writes the build record a passing build
+    leaves (the next plan reads it). Explicit ``args`` run into an empty file.
     """
-    from subjectdb.build import (
-        _write_build_info,
-        current_fingerprints,
-        new_build_id,
-        plan_dbt_build,
-    )
-    from subjectdb.dbt_runner import ensure_quarantine_placeholder, run_dbt
+    from subjectdb.build import dbt_step, new_build_id, write_build_info
+    from subjectdb.dbt_runner import ensure_quarantine_placeholder, run_dbt, scrub_key_material
 
     paths = _paths(spec).ensure()
     new_file = paths.build_dir / f"bench-{name}.duckdb"
@@ -533,20 +526,19 @@ def _dbt(
     used: dict[str, Any] = {}
 
     def work() -> Any:
-        ensure_quarantine_placeholder(paths)
-        fingerprints = current_fingerprints(paths)
-        if from_served and paths.warehouse.exists():
-            shutil.copyfile(paths.warehouse, new_file)
-        if args is None:
-            start = new_file if new_file.exists() else None
-            plan = plan_dbt_build(start, False, fingerprints, paths.warehouse)
-            used.update(args=plan.args, plan=plan.reason, full_refresh=plan.full_refresh)
-        else:
-            used.update(args=args, full_refresh=False)
-        run = run_dbt(used["args"], paths, new_file, work_dir)
-        if record and run.ok:
-            _write_build_info(new_file, new_build_id(), used["full_refresh"], run, fingerprints)
-        return run
+        if args is not None:  # explicit arguments, into an empty file
+            ensure_quarantine_placeholder(paths)
+            used["args"] = args
+            run = run_dbt(args, paths, new_file, work_dir)
+            scrub_key_material(work_dir / "target")
+            return run
+        step = dbt_step(paths, new_file, work_dir)
+        used.update(args=step.plan.args, plan=step.plan.reason)
+        if record and step.run.ok:
+            write_build_info(
+                new_file, new_build_id(), step.plan.full_refresh, step.run, step.fingerprints
+            )
+        return step.run
 
     seconds, run = _clock(work)
     if not run.ok:
@@ -576,7 +568,7 @@ def _dbt_node_timings(results: Path) -> list[dict[str, Any]]:
 
 
 def _dbt_build(spec: dict[str, Any]) -> Outcome:
-    out = _dbt(spec, None, "full", from_served=False, record=True)
+    out = _dbt(spec, None, "full", record=True)
     out.rows = _landed_rows(_paths(spec))
     return out
 
@@ -591,14 +583,14 @@ def _dbt_same_models(spec: dict[str, Any]) -> Outcome:
         "--exclude-resource-type",
         "unit_test",
     ]
-    out = _dbt(spec, args, "same-models", from_served=False)
+    out = _dbt(spec, args, "same-models")
     out.rows = _landed_rows(_paths(spec))
     Path(out.extra["file"]).unlink(missing_ok=True)
     return out
 
 
 def _dbt_incremental(spec: dict[str, Any]) -> Outcome:
-    out = _dbt(spec, None, "incremental", from_served=True)
+    out = _dbt(spec, None, "incremental")
     batch = spec.get("increment_batch")
     out.rows = _landed_rows(_paths(spec), batch) if batch else 0
     return out
@@ -652,16 +644,6 @@ def handwritten_sql(paths: Paths, seeds_dir: Path | None = None) -> str:
     )
 
 
-def _duckdb_settings(con: Any, paths: Paths) -> None:
-    """The settings profiles.yml gives dbt, so both run under the same limits."""
-    tmp = paths.build_dir / "duckdb_tmp"
-    tmp.mkdir(parents=True, exist_ok=True)
-    con.execute("set threads = 2")
-    con.execute(f"set memory_limit = '{duckdb_memory_limit()}'")
-    con.execute(f"set temp_directory = '{tmp.as_posix()}'")
-    con.execute("set preserve_insertion_order = false")
-
-
 def compare_tables(con: Any, left: str, right: str) -> dict[str, int]:
     """Rows of ``left`` missing from ``right`` and the reverse (multiset, doubles to 1e-9)."""
     cols = con.execute(f"select * from {left} limit 0").description
@@ -687,16 +669,14 @@ def compare_tables(con: Any, left: str, right: str) -> dict[str, int]:
 
 
 def _handwritten(spec: dict[str, Any]) -> Outcome:
-    import duckdb
-
     paths = _paths(spec)
     target = paths.build_dir / "bench-handwritten.duckdb"
     for stale in (target, Path(str(target) + ".wal")):
         stale.unlink(missing_ok=True)
     sql = handwritten_sql(paths)
-    con = duckdb.connect(str(target))
+    # the limits profiles.yml gives dbt, so both run under the same settings
+    con = duckdb_connect(target, paths=paths, threads=2, preserve_order=False)
     try:
-        _duckdb_settings(con, paths)
         seconds, _ = _clock(lambda: con.execute(sql))
         con.execute(f"attach '{paths.warehouse.as_posix()}' as wh (read_only)")
         checks = {t: compare_tables(con, f"main.{t}", f"wh.marts.{t}") for t in COMPARED_TABLES}

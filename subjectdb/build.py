@@ -37,7 +37,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -308,6 +308,43 @@ def plan_dbt_build(
     return DbtPlan(args + ["--full-refresh"], True, f"{origin} ({why}: full refresh)")
 
 
+@dataclass
+class DbtStep:
+    """What :func:`dbt_step` did: the plan it followed, dbt's run, the fingerprints to record."""
+
+    plan: DbtPlan
+    run: DbtRun
+    fingerprints: dict[str, str]
+    copy_seconds: float
+
+
+def dbt_step(
+    paths: Paths,
+    new_file: Path,
+    work_dir: Path,
+    full_refresh: bool = False,
+    extra_args: Sequence[str] = (),
+    show_progress: bool = False,
+) -> DbtStep:
+    """A build's dbt step: copy the served warehouse (if any) to ``new_file``, plan the run
+    (:func:`plan_dbt_build`), run dbt into ``new_file`` and scrub key material from its target
+    folder. ``subjectdb build`` and the benchmark both build through here."""
+    ensure_quarantine_placeholder(paths)
+    started = time.monotonic()
+    fingerprints = current_fingerprints(paths)
+    if paths.warehouse.exists():
+        shutil.copyfile(paths.warehouse, new_file)
+    copy_seconds = time.monotonic() - started
+    plan = plan_dbt_build(
+        new_file if new_file.exists() else None, full_refresh, fingerprints, paths.warehouse
+    )
+    run = run_dbt(
+        plan.args + list(extra_args), paths, new_file, work_dir, show_progress=show_progress
+    )
+    scrub_key_material(work_dir / "target")
+    return DbtStep(plan, run, fingerprints, copy_seconds)
+
+
 def current_fingerprints(paths: Paths) -> dict[str, str]:
     """The key, seed and project fingerprints a build records (see :func:`plan_dbt_build`)."""
     return {
@@ -317,7 +354,7 @@ def current_fingerprints(paths: Paths) -> dict[str, str]:
     }
 
 
-def _write_build_info(
+def write_build_info(
     new_file: Path,
     build_id: str,
     full_refresh: bool,
@@ -417,20 +454,19 @@ def _build(paths: Paths, full_refresh: bool, show_progress: bool, fail_fast: boo
         return result
 
     # (2) dbt build into a copy of the served warehouse (or an empty file)
-    ensure_quarantine_placeholder(paths)
     started = time.monotonic()
-    fingerprints = current_fingerprints(paths)
-    if paths.warehouse.exists():
-        shutil.copyfile(paths.warehouse, new_file)
-    plan = plan_dbt_build(
-        new_file if new_file.exists() else None, full_refresh, fingerprints, paths.warehouse
-    )
-    full_refresh = result.full_refresh = plan.full_refresh
-    origin = plan.reason + f" (copy {time.monotonic() - started:.1f}s)"
-    args = plan.args + (["--fail-fast"] if fail_fast else [])
     work_dir = paths.build_dir / f"dbt-{build_id}"
-    dbt = run_dbt(args, paths, new_file, work_dir, show_progress=show_progress)
-    scrub_key_material(work_dir / "target")
+    step = dbt_step(
+        paths,
+        new_file,
+        work_dir,
+        full_refresh,
+        extra_args=["--fail-fast"] if fail_fast else [],
+        show_progress=show_progress,
+    )
+    dbt, fingerprints = step.run, step.fingerprints
+    full_refresh = result.full_refresh = step.plan.full_refresh
+    origin = step.plan.reason + f" (copy {step.copy_seconds:.1f}s)"
     result.dbt = dbt
     result.steps.append(
         Step(
@@ -455,7 +491,7 @@ def _build(paths: Paths, full_refresh: bool, show_progress: bool, fail_fast: boo
 
     # (4) record the build and swap it in atomically
     started = time.monotonic()
-    _write_build_info(new_file, build_id, full_refresh, dbt, fingerprints)
+    write_build_info(new_file, build_id, full_refresh, dbt, fingerprints)
     Path(str(new_file) + ".wal").unlink(missing_ok=True)
     os.replace(new_file, paths.warehouse)
     info = {
