@@ -15,10 +15,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards.support import Labels, audit, definition, display_frame, safe_csv
-from subjectdb import queries
 from subjectdb.config import Paths, get_paths
 from subjectdb.i18n import DEFAULT_LANG, LANGS, t
-from subjectdb.queries import Filters, Result, Warehouse
+from subjectdb.serving import queries
+from subjectdb.serving.queries import Filters, Result, Warehouse
 
 LIST_FILTERS = {  # session key → (URL key, dimension for labels)
     "f_age": ("age", "age_group"),
@@ -68,7 +68,7 @@ class Ctx:
         return t(key, self.lang, **kw)
 
     def q(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """Run ``subjectdb.queries.<name>`` through the bounded cache keyed on the build."""
+        """Run ``subjectdb.serving.queries.<name>`` through the bounded cache keyed on the build."""
         return _cached(
             name, self.build_id, str(self.paths.warehouse), args, tuple(sorted(kwargs.items()))
         )

@@ -50,7 +50,7 @@ def generate(
     data_dir: DataDir = None,
 ) -> None:
     """Generate realistic raw extracts (cases, persons, enterprises) with a defect manifest."""
-    from subjectdb import generate as gen
+    from subjectdb.synth import generate as gen
 
     paths = get_paths(data_dir)
     target = out or paths.raw
@@ -84,7 +84,7 @@ def load(
     data_dir: DataDir = None,
 ) -> None:
     """Load extract files into the landing zone; unreadable rows go to quarantine."""
-    from subjectdb import load as loader
+    from subjectdb.ingest import load as loader
 
     paths = get_paths(data_dir).ensure()
     try:
@@ -107,7 +107,7 @@ def quarantine(
     """What was rejected and why: counts by stage, extract, batch and reason; rows with --reason."""
     from rich.table import Table
 
-    from subjectdb.queries import quarantine_counts, quarantine_rows
+    from subjectdb.serving.queries import quarantine_counts, quarantine_rows
 
     paths = get_paths(data_dir)
     frame = quarantine_rows(paths.root, reason, limit) if reason else quarantine_counts(paths.root)
@@ -130,7 +130,7 @@ def build(
     ] = False,
 ) -> None:
     """Raw suites → dbt build into a new file → gates → swap in the served warehouse."""
-    from subjectdb import build as builder
+    from subjectdb.warehouse import build as builder
 
     paths = get_paths(data_dir).ensure()
     result = builder.build(paths, full_refresh=full_refresh, show_progress=True)
@@ -142,7 +142,7 @@ def build(
 @app.command()
 def validate(data_dir: DataDir = None) -> None:
     """Run the raw-extract suites and the publication gates; write Data Docs."""
-    from subjectdb import validate as validator
+    from subjectdb.quality import validate as validator
 
     paths = get_paths(data_dir).ensure()
     report = validator.validate_all(paths, show_progress=True)
@@ -162,7 +162,7 @@ def publish(
     data_dir: DataDir = None,
 ) -> None:
     """Publish a versioned, disclosure-controlled open-data release."""
-    from subjectdb import publish as publisher
+    from subjectdb.release import publish as publisher
 
     paths = get_paths(data_dir).ensure()
     try:
@@ -181,7 +181,7 @@ def serve(
     paths = get_paths(data_dir)
     if not paths.warehouse.exists():
         _fail(f"no warehouse at {paths.warehouse}: run `subjectdb build` first")
-    from subjectdb.serve import streamlit_command, streamlit_env
+    from subjectdb.serving.serve import streamlit_command, streamlit_env
 
     env = streamlit_env(paths)
     cmd = streamlit_command(port)
@@ -199,7 +199,7 @@ def bench(
     ] = None,
 ) -> None:
     """Time every stage at a size; write benchmarks/results/<size>.json and the README table."""
-    from subjectdb import bench as benchmarks
+    from subjectdb.bench import harness as benchmarks
 
     if size not in benchmarks.SIZES:
         _fail(f"unknown size {size!r}: choose one of {', '.join(benchmarks.SIZES)}")

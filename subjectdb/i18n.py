@@ -43,10 +43,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "page.enterprises": ("企业需求", "Enterprises"),
     "page.quality": ("数据质量", "Data quality"),
     "page.opendata": ("开放数据", "Open data"),
-    "opendata.unavailable": (
-        "开放数据页面尚未提供（dashboards/views/open_data.py 不存在）。",
-        "The open-data page is not yet available (dashboards/views/open_data.py does not exist).",
-    ),
     # filters
     "f.period_mode": ("时间范围", "Period"),
     "f.mode_year": ("按年", "Year"),

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from subjectdb import bench
+from subjectdb.bench import harness as bench
 from subjectdb.config import Paths
 
 STATUSES = ("met", "missed")

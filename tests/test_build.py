@@ -17,7 +17,8 @@ import duckdb
 import pytest
 from conftest import copy_data
 
-from subjectdb.build import (
+from subjectdb.config import Paths, hmac_key
+from subjectdb.warehouse.build import (
     BUILD_INFO_JSON,
     DAILY_EXCLUDES,
     build,
@@ -27,8 +28,7 @@ from subjectdb.build import (
     stored_build_info,
     stored_key_fingerprint,
 )
-from subjectdb.config import Paths, hmac_key
-from subjectdb.dbt_runner import hmac_pads
+from subjectdb.warehouse.dbt_runner import hmac_pads
 
 FACT_KEY = "case_id"
 

@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import sys
 import threading
 from dataclasses import replace
 from datetime import date
@@ -20,29 +19,15 @@ import duckdb
 import pandas as pd
 import pytest
 
+from dashboards.pages import PAGES as REGISTRY
+from dashboards.support import Labels, audit, definition, display_frame, safe_csv
 from subjectdb.config import PROJECT_DIR, Paths
-
-if str(PROJECT_DIR) not in sys.path:  # the dashboard package lives beside subjectdb
-    sys.path.insert(0, str(PROJECT_DIR))
-
-from dashboards.support import Labels, audit, definition, display_frame, safe_csv  # noqa: E402
-from subjectdb import geo, queries  # noqa: E402
-from subjectdb.i18n import STRINGS, t  # noqa: E402
-from subjectdb.queries import Filters, Warehouse  # noqa: E402
+from subjectdb.i18n import STRINGS, t
+from subjectdb.serving import geo, queries
+from subjectdb.serving.queries import Filters, Warehouse
 
 APP = PROJECT_DIR / "dashboards" / "app.py"
-PAGES = [
-    "overview",
-    "demand_map",
-    "age_groups",
-    "service_types",
-    "trends",
-    "performance",
-    "digital_divide",
-    "enterprises",
-    "data_quality",
-    "open_data",  # written by the publish part
-]
+PAGES = [p.stem for p in REGISTRY]
 
 
 # --------------------------------------------------------------------------- no warehouse

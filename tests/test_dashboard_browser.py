@@ -21,34 +21,16 @@ from urllib.parse import urlparse
 import duckdb
 import pytest
 
+from dashboards.pages import PAGES as REGISTRY
+from dashboards.pages import link_path
 from subjectdb.config import PROJECT_DIR, Paths
 from subjectdb.i18n import t
-from subjectdb.serve import streamlit_command, streamlit_env
+from subjectdb.serving.serve import CHROMIUM, CHROMIUM_ARGS, streamlit_command, streamlit_env
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = PROJECT_DIR / "test-artifacts" / "screenshots"
-PAGES = [  # (url path, title key)
-    ("", "page.overview"),
-    ("map", "page.map"),
-    ("age-groups", "page.age"),
-    ("services", "page.services"),
-    ("demand-trends", "page.trends"),
-    ("service-performance", "page.performance"),
-    ("digital-divide", "page.digital"),
-    ("enterprise-demand", "page.enterprises"),
-    ("data-quality", "page.quality"),
-    ("open-data-release", "page.opendata"),
-]
+PAGES = [(link_path(p), p.title_key) for p in REGISTRY]  # (url path, title key)
 
 
 def _free_port() -> int:

@@ -14,9 +14,9 @@ import pyarrow.parquet as pq
 import pytest
 from stdnum.cn import ric, uscc
 
-from subjectdb import _generate_profiles as prof
 from subjectdb.config import SEEDS_DIR
-from subjectdb.generate import (
+from subjectdb.synth import profiles as prof
+from subjectdb.synth.generate import (
     COLUMNS,
     DEFECT_KINDS,
     GenerateError,
@@ -489,7 +489,7 @@ def test_enterprise_demand_by_size(sample: Folder) -> None:
 def test_vectorised_check_characters_agree_with_stdnum() -> None:
     import numpy as np
 
-    from subjectdb.generate import USCC_ALPHABET, resident_id_matrix, uscc_check
+    from subjectdb.synth.generate import USCC_ALPHABET, resident_id_matrix, uscc_check
 
     rng = np.random.default_rng(1)
     id17 = 330106 * 10**11 + 19900101 * 1000 + rng.integers(0, 1000, 500)
@@ -504,7 +504,7 @@ def test_vectorised_check_characters_agree_with_stdnum() -> None:
 
 
 def test_id_address_codes_follow_boundary_history() -> None:
-    from subjectdb.generate import _address_code_table, _all_region_names
+    from subjectdb.synth.generate import _address_code_table, _all_region_names
 
     table = _address_code_table(
         ["330112", "330113"], _all_region_names(), {"330112": ["330185"]}, range(1980, 2026)

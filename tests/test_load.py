@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
-from subjectdb import load as loader
 from subjectdb.config import Paths
-from subjectdb.load import (
+from subjectdb.ingest import load as loader
+from subjectdb.ingest.load import (
     EXTRACT_COLUMNS,
     FileReport,
     LoadError,
@@ -585,7 +585,7 @@ def test_generated_traditional_and_fullwidth_values_are_standardised(
 
 
 def _tiny_sample(out: Path, fmt: str):
-    from subjectdb.generate import generate
+    from subjectdb.synth.generate import generate
 
     return generate(
         out=out,

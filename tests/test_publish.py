@@ -28,9 +28,9 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from subjectdb import disclosure
-from subjectdb import publish as publish_module
 from subjectdb.config import PROJECT_DIR, Paths
-from subjectdb.publish import PublishError, list_releases, publish
+from subjectdb.release import publish as publish_module
+from subjectdb.release.publish import PublishError, list_releases, publish
 
 TABLES = (
     "demand_region_age_theme",
@@ -1113,16 +1113,13 @@ def test_publish_on_the_built_sample(built: Paths, tmp_path: Path) -> None:
 
 
 def test_open_data_page_lists_releases_with_downloads(published: Paths) -> None:
-    import sys
     from datetime import date
 
     from streamlit.testing.v1 import AppTest
 
-    if str(PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(PROJECT_DIR))
     from dashboards.common import Ctx
     from dashboards.support import Labels
-    from subjectdb.queries import Filters
+    from subjectdb.serving.queries import Filters
 
     release = published.releases / "1.0.0"
     files = [p for p in release.rglob("*") if p.is_file()]

@@ -16,9 +16,14 @@ import duckdb
 import pytest
 import yaml
 
-from subjectdb.build import BUILDING
 from subjectdb.config import PROJECT_DIR, Paths, hmac_key
-from subjectdb.dbt_runner import dbt_env, dbt_invocation, ensure_quarantine_placeholder, hmac_pads
+from subjectdb.warehouse.build import BUILDING
+from subjectdb.warehouse.dbt_runner import (
+    dbt_env,
+    dbt_invocation,
+    ensure_quarantine_placeholder,
+    hmac_pads,
+)
 
 
 def _landing(paths: Paths, extract: str) -> str:

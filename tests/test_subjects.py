@@ -624,7 +624,7 @@ def test_incremental_build_equals_full_rebuild(loaded: Paths, built: Paths, tmp_
     """Build without the last batch, land it, build incrementally: every subject table equals
     the full build of the same landed data (the session's `built`, a build from an empty
     warehouse, i.e. what --full-refresh makes), and the run really rebuilt only some months."""
-    from subjectdb.build import build
+    from subjectdb.warehouse.build import build
 
     paths = copy_data(loaded, tmp_path / "data")
     last = max(p.name for p in (paths.landing / "cases").glob("batch=*"))

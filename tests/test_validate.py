@@ -1,4 +1,4 @@
-"""Great Expectations raw suites and publication gates (subjectdb.validate).
+"""Great Expectations raw suites and publication gates (subjectdb.quality.validate).
 
 Three layers: the vectorised standards against python-stdnum; the raw suites and gates on small
 hand-made landing batches / warehouses (exact rows and reasons); and the generator's defect
@@ -18,10 +18,10 @@ import pytest
 from conftest import SAMPLE, copy_data
 from stdnum.cn import ric, uscc
 
-from subjectdb import expectations as custom_expectations
-from subjectdb import validate as v
 from subjectdb.config import SEEDS_DIR, Paths
-from subjectdb.expectations import (
+from subjectdb.quality import expectations as custom_expectations
+from subjectdb.quality import validate as v
+from subjectdb.quality.expectations import (
     reference,
     starts_formula,
     valid_gb11643_values,
@@ -871,8 +871,8 @@ def test_manifest_defects_caught_by_named_expectations(raw_sample, suite_run) ->
 
 
 def test_clean_sample_passes_every_suite(tmp_path: Path) -> None:
-    from subjectdb.generate import generate
-    from subjectdb.load import load_paths
+    from subjectdb.ingest.load import load_paths
+    from subjectdb.synth.generate import generate
 
     params = dict(SAMPLE, persons=1_500, enterprises=200, cases=4_000, defect_rate=0.0, seed=3)
     raw = generate(out=tmp_path / "raw", **params)
@@ -910,7 +910,7 @@ def test_built_warehouse_passes_gates_and_tamper_is_caught(built: Paths, tmp_pat
 def test_build_refuses_a_warehouse_failing_a_gate(
     built: Paths, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from subjectdb import build
+    from subjectdb.warehouse import build
 
     paths = copy_data(built, tmp_path / "data")
     served = paths.warehouse.read_bytes()
@@ -955,7 +955,7 @@ def test_raw_suite_workers_end_with_a_killed_parent(tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(
         "import concurrent.futures, multiprocessing, os, sys, time\n"
-        "from subjectdb.validate import exit_with_parent\n"
+        "from subjectdb.quality.validate import exit_with_parent\n"
         "if __name__ == '__main__':\n"
         "    ctx = multiprocessing.get_context('spawn')\n"
         "    pool = concurrent.futures.ProcessPoolExecutor(\n"

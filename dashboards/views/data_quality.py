@@ -8,7 +8,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboards.common import get_ctx, page_download
-from subjectdb import queries
+from subjectdb.serving import queries
 
 ctx = get_ctx()
 st.title(ctx.t("page.quality"))

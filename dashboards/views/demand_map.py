@@ -20,8 +20,8 @@ import streamlit as st
 from shapely.geometry import shape
 
 from dashboards.common import chart_block, get_ctx
-from subjectdb import geo
-from subjectdb.queries import Result
+from subjectdb.serving import geo
+from subjectdb.serving.queries import Result
 
 ctx = get_ctx()
 f = ctx.filters

@@ -6,7 +6,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboards.common import chart_block, get_ctx
-from subjectdb.queries import Result
+from subjectdb.serving.queries import Result
 
 ctx = get_ctx()
 f = ctx.filters

@@ -11,7 +11,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from dashboards.common import chart_block, get_ctx
-from subjectdb.queries import Result
+from subjectdb.serving.queries import Result
 
 ctx = get_ctx()
 f = ctx.filters

@@ -9,7 +9,7 @@ Design: every step is numpy-vectorised and streamed in chunks of ``CHUNK`` cases
 only compact numeric arrays of the registers stay in memory (about 60 bytes per person and
 enterprise), so memory is bounded by the register size, never by the number of cases. Chunks
 draw from random streams derived from (seed, extract, chunk number), so one seed always gives
-the same bytes. Parameters of the realism model live in :mod:`subjectdb._generate_profiles`.
+the same bytes. Parameters of the realism model live in :mod:`subjectdb.synth.profiles`.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from subjectdb import _generate_profiles as prof
 from subjectdb.config import SEEDS_DIR
 from subjectdb.contract import COLUMNS, REQUIRED
+from subjectdb.synth import profiles as prof
 
 FORMATS = ("csv", "csv-gbk", "parquet")
 CALENDAR_YEARS = (2004, 2026)  # chinese-calendar 1.11 knows these years' official holidays

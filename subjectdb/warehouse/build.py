@@ -31,7 +31,6 @@ import datetime as dt
 import fcntl
 import hashlib
 import hmac
-import importlib
 import json
 import os
 import shutil
@@ -44,7 +43,13 @@ from pathlib import Path
 from typing import Any
 
 from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths, hmac_key
-from subjectdb.dbt_runner import DbtRun, ensure_quarantine_placeholder, run_dbt, scrub_key_material
+from subjectdb.quality import validate as quality
+from subjectdb.warehouse.dbt_runner import (
+    DbtRun,
+    ensure_quarantine_placeholder,
+    run_dbt,
+    scrub_key_material,
+)
 
 KEEP_FAILED = 3
 KEEP_WORK_DIRS = 5
@@ -75,7 +80,7 @@ KEY_CHECK_MESSAGE = b"subjectdb warehouse key check"
 warehouse made with another key (or an unknown one) restages everything (full refresh), as
 incremental staging would otherwise mix hashes of two keys."""
 
-PASSED, FAILED, NOT_AVAILABLE, SKIPPED = "passed", "failed", "not available", "skipped"
+PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
 
 
 class BuildError(RuntimeError):
@@ -116,7 +121,7 @@ class BuildResult:
 
     @property
     def ok(self) -> bool:
-        return self.swapped and all(s.status in (PASSED, NOT_AVAILABLE) for s in self.steps)
+        return self.swapped and all(s.status == PASSED for s in self.steps)
 
     @property
     def failed_steps(self) -> list[Step]:
@@ -172,25 +177,14 @@ def _render(report: Any, limit: int = 30) -> str:
     return "\n".join(lines)
 
 
-def _validation_step(name: str, function: str, call: Callable[[Callable[..., Any]], Any]) -> Step:
-    """Run ``subjectdb.validate.<function>`` if that module and function exist."""
+def _validation_step(name: str, run: Callable[[], Any]) -> Step:
+    """Run one quality stage (raw suites or gates); an exception is a failed step."""
     started = time.monotonic()
     try:
-        module = importlib.import_module("subjectdb.validate")
-    except ModuleNotFoundError as exc:
-        if exc.name == "subjectdb.validate":
-            return Step(name, NOT_AVAILABLE, 0.0, "subjectdb.validate is not installed")
-        return Step(name, FAILED, time.monotonic() - started, f"import failed: {exc!r}")
-    except Exception as exc:  # a broken module is a failure, not "not available"
-        return Step(name, FAILED, time.monotonic() - started, f"import failed: {exc!r}")
-    fn = getattr(module, function, None)
-    if fn is None:
-        return Step(name, NOT_AVAILABLE, 0.0, f"subjectdb.validate.{function} does not exist")
-    try:
-        report = call(fn)
+        report = run()
     except Exception as exc:
         return Step(name, FAILED, time.monotonic() - started, f"{type(exc).__name__}: {exc}")
-    ok = bool(getattr(report, "ok", True))
+    ok = bool(report.ok)
     detail = "" if ok else _render(report)
     return Step(name, PASSED if ok else FAILED, time.monotonic() - started, detail)
 
@@ -447,7 +441,7 @@ def _build(paths: Paths, full_refresh: bool, show_progress: bool, fail_fast: boo
 
     # (1) raw suites: quarantine rows failing a data standard
     result.steps.append(
-        _validation_step("raw suites", "run_raw_suites", lambda fn: fn(paths, show_progress))
+        _validation_step("raw suites", lambda: quality.run_raw_suites(paths, show_progress))
     )
     if result.steps[-1].status == FAILED:
         result.steps.append(Step("dbt build", SKIPPED))
@@ -483,7 +477,7 @@ def _build(paths: Paths, full_refresh: bool, show_progress: bool, fail_fast: boo
 
     # (3) publication gates on the new file
     result.steps.append(
-        _validation_step("gates", "run_gates", lambda fn: fn(paths, new_file, show_progress))
+        _validation_step("gates", lambda: quality.run_gates(paths, new_file, show_progress))
     )
     if result.steps[-1].status == FAILED:
         _keep_failed(result, paths)

@@ -9,7 +9,7 @@ The HMAC key never reaches dbt: only the two 64-byte padded keys of HMAC-SHA256 
 through ``SUBJECTDB_HMAC_IPAD`` / ``SUBJECTDB_HMAC_OPAD``; the ``keyed_hash`` macro computes
 ``sha256(opad || sha256(ipad || m))`` inside the database.
 
-``python -m subjectdb.dbt_runner ARGS...`` runs any dbt command (for example
+``python -m subjectdb.warehouse.dbt_runner ARGS...`` runs any dbt command (for example
 ``docs generate``) against the served warehouse of ``$SUBJECTDB_DATA``.
 """
 
@@ -305,7 +305,7 @@ def run_dbt(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m subjectdb.dbt_runner ARGS``: dbt against the served warehouse."""
+    """``python -m subjectdb.warehouse.dbt_runner ARGS``: dbt against the served warehouse."""
     args = list(sys.argv[1:] if argv is None else argv)
     paths = get_paths().ensure()
     ensure_quarantine_placeholder(paths)

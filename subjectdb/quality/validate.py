@@ -239,7 +239,7 @@ class _GX:
         from great_expectations.data_context.types.base import ProgressBarsConfig
         from great_expectations.execution_engine import pandas_execution_engine
 
-        import subjectdb.expectations  # noqa: F401  (registers the custom expectations)
+        import subjectdb.quality.expectations  # noqa: F401  (registers the custom expectations)
 
         # GX fingerprints every pandas batch (hash of all cells, a batch marker only) when it is
         # below HASH_THRESHOLD bytes: ~6 % of a raw-suite run. Our results carry their own
@@ -403,7 +403,7 @@ def _gx_suite(name: str, entries: list[dict[str, Any]], meta: dict[str, Any]) ->
         ExpectationConfiguration,
     )
 
-    import subjectdb.expectations  # noqa: F401  (registers the custom expectations)
+    import subjectdb.quality.expectations  # noqa: F401  (registers the custom expectations)
 
     mostly = meta.get("mostly")
     exps = []
@@ -742,7 +742,7 @@ def _validate_frames(
     ``on_unexpected(frame, entry, result, index_labels)`` is called for every chunk where an
     expectation found unexpected rows (the raw suites quarantine them).
     """
-    from subjectdb import expectations as custom
+    from subjectdb.quality import expectations as custom
 
     bd = gxs.batch_definition(asset)
     if on_unexpected is not None:
@@ -1048,7 +1048,7 @@ def exit_with_parent(parent_pid: int, interval: float = 1.0) -> None:
 
 def _run_batch_task(task: _BatchTask, gxs: _GX | None = None) -> _BatchDone:
     """Validate one batch and write its quarantine file; GX results are returned, not stored."""
-    from subjectdb import expectations as custom
+    from subjectdb.quality import expectations as custom
 
     custom.use_seeds(task.seeds_dir)
     if gxs is None:  # worker process: one ephemeral context per process
@@ -1089,15 +1089,15 @@ CUSTOM_EXPECTATIONS_FILE = Path(__file__).with_name("expectations.py")
 def _current_seeds_dir() -> Path:
     """The seeds folder the custom expectations check against, without importing GX.
 
-    ``subjectdb.expectations`` (which imports GX, several seconds) is only imported when a
+    ``subjectdb.quality.expectations`` (which imports GX, several seconds) is only imported when a
     batch is really validated; until then the seeds folder is the project default.
     """
-    mod = sys.modules.get("subjectdb.expectations")
+    mod = sys.modules.get("subjectdb.quality.expectations")
     return Path(mod.seeds_dir()) if mod is not None else SEEDS_DIR.resolve()
 
 
 REFERENCE_SEEDS = ("ref_regions.csv", "ref_region_code_changes.csv", "ref_service_items.csv")
-"""Seeds read by the custom expectations (``subjectdb.expectations.reference``)."""
+"""Seeds read by the custom expectations (``subjectdb.quality.expectations.reference``)."""
 
 
 def _suite_fingerprint(extract: str, params: dict[str, Any]) -> str:
@@ -1244,7 +1244,7 @@ def run_raw_suites(
         tasks = [dataclasses.replace(t, threads=1) for t in tasks]
     gxs = _gx
     if tasks:
-        from subjectdb import expectations as custom  # GX is imported only when needed
+        from subjectdb.quality import expectations as custom  # GX is imported only when needed
 
         custom.reference()  # fail early and clearly when a seed is missing
         if gxs is None:
@@ -1455,11 +1455,11 @@ def _latest_release(paths: Paths) -> Path | None:
 def _withheld_columns() -> dict[str, dict[str, str]]:
     """Per published table: value column → the status column that withholds it.
 
-    Taken from ``subjectdb.publish.WITHHELD`` (the publisher's own rule) when available; the
+    Taken from ``subjectdb.release.publish.WITHHELD`` (the publisher's own rule) when available; the
     gate then checks the release against it. Without it, ``X_status`` governs ``X``.
     """
     try:
-        from subjectdb import publish
+        from subjectdb.release import publish
     except ImportError:
         return {}
     rules = getattr(publish, "WITHHELD", {})

@@ -5,10 +5,24 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from subjectdb.config import PROJECT_DIR, Paths
 
 APP = PROJECT_DIR / "dashboards" / "app.py"
+
+CHROMIUM = Path("/usr/bin/chromium")
+"""Debian's Chromium: the browser of the browser tests and the page-ready benchmark."""
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+"""Headless flags: no sandbox (root in CI), and no background calls to Google's hosts, which a
+closed network refuses."""
 
 
 def streamlit_command(port: int, *extra: str) -> list[str]:

@@ -49,7 +49,7 @@ from string import Template
 from typing import Any
 
 from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths, duckdb_connect, duckdb_memory_limit
-from subjectdb.serve import streamlit_command, streamlit_env
+from subjectdb.serving.serve import CHROMIUM, CHROMIUM_ARGS, streamlit_command, streamlit_env
 
 RESULTS_DIR = PROJECT_DIR / "benchmarks" / "results"
 WORK_DIR = PROJECT_DIR / "benchmarks" / "work"
@@ -73,15 +73,6 @@ GENERATOR = {
     "seed": 2026,
 }
 SMOKE_BATCHES = 6
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 PIPELINE = ("load", "raw_suites", "dbt_build", "gates", "publish")
 """The stages of the end-to-end time (generation is the source systems' work, not ours)."""
@@ -383,7 +374,7 @@ def _paths(spec: dict[str, Any]) -> Paths:
 
 
 def _generate(spec: dict[str, Any]) -> Outcome:
-    from subjectdb.generate import generate
+    from subjectdb.synth.generate import generate
 
     size = SIZES[spec["size"]]
     paths = _paths(spec)
@@ -417,7 +408,7 @@ def _generate(spec: dict[str, Any]) -> Outcome:
 
 
 def _load(spec: dict[str, Any], increment: bool) -> Outcome:
-    from subjectdb.load import load_paths
+    from subjectdb.ingest.load import load_paths
 
     paths = _paths(spec).ensure()
     bulk, inc = split_batches(paths.raw)
@@ -480,7 +471,7 @@ def _floor_scan(spec: dict[str, Any]) -> Outcome:
 
 
 def _raw_suites(spec: dict[str, Any]) -> Outcome:
-    from subjectdb.validate import run_raw_suites
+    from subjectdb.quality.validate import run_raw_suites
 
     paths = _paths(spec)
     seconds, report = _clock(lambda: run_raw_suites(paths))
@@ -514,8 +505,12 @@ def _dbt(
     same key, seeds and project files). ``record`` writes the build record a passing build
     leaves (the next plan reads it). Explicit ``args`` run into an empty file.
     """
-    from subjectdb.build import dbt_step, new_build_id, write_build_info
-    from subjectdb.dbt_runner import ensure_quarantine_placeholder, run_dbt, scrub_key_material
+    from subjectdb.warehouse.build import dbt_step, new_build_id, write_build_info
+    from subjectdb.warehouse.dbt_runner import (
+        ensure_quarantine_placeholder,
+        run_dbt,
+        scrub_key_material,
+    )
 
     paths = _paths(spec).ensure()
     new_file = paths.build_dir / f"bench-{name}.duckdb"
@@ -597,7 +592,7 @@ def _dbt_incremental(spec: dict[str, Any]) -> Outcome:
 
 
 def _gates(spec: dict[str, Any]) -> Outcome:
-    from subjectdb.validate import run_gates
+    from subjectdb.quality.validate import run_gates
 
     paths = _paths(spec)
     new_file = Path(spec["new_file"])
@@ -614,7 +609,7 @@ def _gates(spec: dict[str, Any]) -> Outcome:
 
 
 def _publish(spec: dict[str, Any]) -> Outcome:
-    from subjectdb.publish import publish
+    from subjectdb.release.publish import publish
 
     paths = _paths(spec)
     rows = sum(_subject_rows(paths.warehouse).values())
@@ -697,8 +692,8 @@ def _handwritten(spec: dict[str, Any]) -> Outcome:
 
 def filter_sets(wh: Any) -> list[tuple[str, Any]]:
     """A fixed, data-derived set of filter combinations (the same for every run of a size)."""
-    from subjectdb import queries
-    from subjectdb.queries import Filters
+    from subjectdb.serving import queries
+    from subjectdb.serving.queries import Filters
 
     first, last = queries.period_bounds(wh)
     regions = queries.regions_present(wh)
@@ -730,7 +725,7 @@ def page_queries(
     f: Any, bounds: tuple[date, date], data_root: Path
 ) -> dict[str, list[tuple[str, Callable[[Any], Any]]]]:
     """The queries each dashboard page runs for filters ``f`` (as in ``dashboards/views``)."""
-    from subjectdb import queries as q
+    from subjectdb.serving import queries as q
 
     elderly = replace(f, age_groups=("60-74", "75+"), applicant_types=("person",))
     level = "county" if f.region and not f.region.endswith("00") else "prefecture"
@@ -803,13 +798,13 @@ def _percentile(values: Sequence[float], p: float) -> float:
 
 
 def _dashboard_queries(spec: dict[str, Any]) -> Outcome:
-    from subjectdb.queries import Warehouse
+    from subjectdb.serving.queries import Warehouse
 
     paths = _paths(spec)
     wh = Warehouse(paths.warehouse)
     try:
         wh.build_id  # attach once: the dashboard keeps its connection open  # noqa: B018
-        from subjectdb import queries
+        from subjectdb.serving import queries
 
         bounds = queries.period_bounds(wh)
         sets = filter_sets(wh)
@@ -878,14 +873,10 @@ def _wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 120
 
 
 def dashboard_pages() -> list[tuple[str, str]]:
-    """(file stem, URL path) of every dashboard page, read from ``dashboards/app.py``."""
-    if str(PROJECT_DIR) not in sys.path:
-        sys.path.insert(0, str(PROJECT_DIR))
-    text = (PROJECT_DIR / "dashboards" / "app.py").read_text(encoding="utf-8")
-    found = re.findall(r'\("(\w+)\.py",\s*"[\w.]+",\s*"([\w-]+)"\)', text)
-    if not found:
-        raise BenchmarkError("cannot read the page list (PAGES) from dashboards/app.py")
-    return [(stem, url) for stem, url in found]
+    """(file stem, URL path) of every dashboard page, from the page registry."""
+    from dashboards.pages import PAGES
+
+    return [(p.stem, p.url_path) for p in PAGES]
 
 
 def _page_ready(spec: dict[str, Any]) -> Outcome:

@@ -1,0 +1,1 @@
+"""Stage 6 — benchmarks: every pipeline stage timed in its own process."""

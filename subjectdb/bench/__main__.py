@@ -1,0 +1,9 @@
+"""``python -m subjectdb.bench``: the benchmark harness's command line."""
+
+from __future__ import annotations
+
+import sys
+
+from subjectdb.bench.harness import main
+
+sys.exit(main())

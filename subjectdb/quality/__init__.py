@@ -1,0 +1,1 @@
+"""Stage 2 — quality: Great Expectations context, custom expectations, raw suites, gates."""

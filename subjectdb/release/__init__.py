@@ -1,0 +1,1 @@
+"""Stage 4 — release: open-data specs, disclosure control, package files, releases."""

@@ -1,0 +1,1 @@
+"""Stage 5 — serving: read-only queries over the served warehouse, boundaries, the server."""

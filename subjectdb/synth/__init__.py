@@ -1,0 +1,1 @@
+"""Stage 0 — synthetic raw extracts: the generator, its realism profiles and its defect manifest."""
