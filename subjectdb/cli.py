@@ -50,7 +50,7 @@ def generate(
     data_dir: DataDir = None,
 ) -> None:
     """Generate realistic raw extracts (cases, persons, enterprises) with a defect manifest."""
-    from subjectdb.synth import generate as gen
+    from subjectdb import synth as gen
 
     paths = get_paths(data_dir)
     target = out or paths.raw

@@ -50,7 +50,7 @@ def _restore_main_module():
 @pytest.fixture(scope="session")
 def raw_sample(tmp_path_factory: pytest.TempPathFactory):
     """A generated raw sample (GenerateResult) under a session temp folder."""
-    from subjectdb.synth.generate import generate
+    from subjectdb.synth import generate
 
     out = tmp_path_factory.mktemp("sample") / "raw"
     return generate(out=out, **SAMPLE)

@@ -585,7 +585,7 @@ def test_generated_traditional_and_fullwidth_values_are_standardised(
 
 
 def _tiny_sample(out: Path, fmt: str):
-    from subjectdb.synth.generate import generate
+    from subjectdb.synth import generate
 
     return generate(
         out=out,

@@ -374,7 +374,7 @@ def _paths(spec: dict[str, Any]) -> Paths:
 
 
 def _generate(spec: dict[str, Any]) -> Outcome:
-    from subjectdb.synth.generate import generate
+    from subjectdb.synth import generate
 
     size = SIZES[spec["size"]]
     paths = _paths(spec)
