@@ -84,7 +84,7 @@ def load(
     data_dir: DataDir = None,
 ) -> None:
     """Load extract files into the landing zone; unreadable rows go to quarantine."""
-    from subjectdb.ingest import load as loader
+    from subjectdb import ingest as loader
 
     paths = get_paths(data_dir).ensure()
     try:

@@ -408,7 +408,7 @@ def _generate(spec: dict[str, Any]) -> Outcome:
 
 
 def _load(spec: dict[str, Any], increment: bool) -> Outcome:
-    from subjectdb.ingest.load import load_paths
+    from subjectdb.ingest import load_paths
 
     paths = _paths(spec).ensure()
     bulk, inc = split_batches(paths.raw)
