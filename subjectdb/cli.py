@@ -199,7 +199,7 @@ def bench(
     ] = None,
 ) -> None:
     """Time every stage at a size; write benchmarks/results/<size>.json and the README table."""
-    from subjectdb.bench import harness as benchmarks
+    from subjectdb import bench as benchmarks
 
     if size not in benchmarks.SIZES:
         _fail(f"unknown size {size!r}: choose one of {', '.join(benchmarks.SIZES)}")
