@@ -23,6 +23,7 @@ from dashboards.pages import PAGES as REGISTRY
 from dashboards.support import Labels, audit, definition, display_frame, safe_csv
 from subjectdb.config import PROJECT_DIR, Paths
 from subjectdb.i18n import STRINGS, t
+from subjectdb.serving import demand as demand_module
 from subjectdb.serving import geo, queries
 from subjectdb.serving.queries import Filters, Warehouse
 
@@ -381,11 +382,11 @@ def test_bitmap_and_hashed_distinct_counts_agree(
         return real(self, q, params)
 
     monkeypatch.setattr(Warehouse, "df", spy)
-    monkeypatch.setattr(queries, "BITMAP_BUDGET_BYTES", 2**40)
+    monkeypatch.setattr(demand_module, "BITMAP_BUDGET_BYTES", 2**40)
     bitmap = [c() for c in calls]
     assert all("bitstring_agg" in q for q in sql)
     sql.clear()
-    monkeypatch.setattr(queries, "BITMAP_BUDGET_BYTES", 0)
+    monkeypatch.setattr(demand_module, "BITMAP_BUDGET_BYTES", 0)
     hashed = [c() for c in calls]
     assert not any("bitstring_agg" in q for q in sql)
     for a, b in zip(bitmap, hashed, strict=True):
