@@ -4,7 +4,7 @@ Most tests run on a small hand-made warehouse holding the contracted ``marts`` t
 here from a random case list, so they do not depend on the rest of the pipeline) and the real
 dbt manifest (``dbt parse``); the last ones run on the generator's sample through the shared
 ``built`` fixture. The recovery attack reads only the published files and is independent of
-:mod:`subjectdb.disclosure`.
+:mod:`subjectdb.release.disclosure`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,9 @@ from scipy.linalg import null_space as scipy_null_space
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
-from subjectdb import disclosure
 from subjectdb.config import PROJECT_DIR, Paths
-from subjectdb.release import publish as publish_module
-from subjectdb.release.publish import PublishError, list_releases, publish
+from subjectdb.release import PublishError, disclosure, list_releases, publish, reads
+from subjectdb.release.tables import build_tables
 
 TABLES = (
     "demand_region_age_theme",
@@ -749,10 +748,10 @@ def test_primary_rule_holds_at_every_level_and_margin(tmp_path: Path) -> None:
     decided by publish's lower bound and the small ones by its exact count."""
     paths = Paths(tmp_path / "data").ensure()
     make_warehouse(paths.warehouse, seed=8, persons=400, cases=9000)
-    con = publish_module._connect(paths)
+    con = reads.connect(paths)
     try:
-        demand_cols, fact_cols = publish_module._check_tables(con, paths)
-        tables, _ = publish_module._build_tables(con, 10, demand_cols, fact_cols)
+        demand_cols, fact_cols = reads.check_tables(con, paths)
+        tables, _ = build_tables(con, 10, demand_cols, fact_cols)
     finally:
         con.close()
     truth = duckdb.connect(str(paths.warehouse), read_only=True)

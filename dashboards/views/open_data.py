@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboards.common import get_ctx
 from dashboards.support import audit
-from subjectdb.release.publish import latest_release, list_releases
+from subjectdb.release import latest_release, list_releases
 
 PAGE = "open-data-release"
 MIME = {

@@ -609,7 +609,7 @@ def _gates(spec: dict[str, Any]) -> Outcome:
 
 
 def _publish(spec: dict[str, Any]) -> Outcome:
-    from subjectdb.release.publish import publish
+    from subjectdb.release import publish
 
     paths = _paths(spec)
     rows = sum(_subject_rows(paths.warehouse).values())

@@ -32,8 +32,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from subjectdb import disclosure
 from subjectdb.config import duckdb_memory_limit
+from subjectdb.release import disclosure
 
 log = logging.getLogger(__name__)
 
@@ -301,7 +301,7 @@ def suppress(
     Adds a boolean ``suppressed`` column. A cell without a count is suppressed as well.
     """
     counts = pd.to_numeric(df[count_col], errors="coerce")
-    # the same primary rule as the open-data release (subjectdb.disclosure)
+    # the same primary rule as the open-data release (subjectdb.release.disclosure)
     mask = np.asarray(disclosure.primary_suppressed(counts.to_numpy(), threshold), dtype=bool)
     cols = [c for c in dict.fromkeys([*measures, count_col]) if c in df.columns]
     # all columns replaced in one step (column-by-column assignment costs a pandas block
