@@ -9,7 +9,6 @@ HTML) and the README.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import html
 import json
 import os
@@ -19,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from subjectdb.files import sha256_file
 from subjectdb.release.manifest import ModelDocs
 from subjectdb.release.specs import TABLE_BY_NAME, TABLES, TableSpec
 
@@ -32,14 +32,6 @@ PUBLISHER = os.environ.get(
     "SUBJECTDB_PUBLISHER", "互联网+政务服务数据管理机构 (Internet+ Government Services Data Office)"
 )
 MISSING_LABEL = "withheld: see the row's *_status column (primary, secondary, small_population)"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_table(folder: Path, name: str, df: pd.DataFrame) -> dict[str, Path]:
@@ -100,7 +92,7 @@ def table_resources(
                 res["encoding"] = encoding
                 res["dialect"] = {"header": True, "delimiter": ",", "quoteChar": '"'}
             res["bytes"] = path.stat().st_size
-            res["hash"] = f"sha256:{_sha256(path)}"
+            res["hash"] = f"sha256:{sha256_file(path)}"
             res["schema"] = schema
             resources.append(res)
     return resources

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import uuid
@@ -27,6 +26,7 @@ import duckdb
 import pandas as pd
 
 from subjectdb.config import Paths
+from subjectdb.files import fsync_path, replace_atomic, sha256_file, write_text_atomic
 from subjectdb.release import disclosure
 from subjectdb.release.changelog import changelog
 from subjectdb.release.manifest import ModelDocs, build_id_of, find_manifest
@@ -34,7 +34,6 @@ from subjectdb.release.package import (
     DATAPACKAGE_PROFILE,
     LICENSE,
     PUBLISHER,
-    _sha256,
     citation_cff,
     dcat_catalog,
     dictionary_md,
@@ -107,16 +106,8 @@ def _default_version(paths: Paths) -> str:
 
 
 def _write_latest(paths: Paths, version: str, created: str) -> None:
-    pointer = paths.opendata / "latest.json"
-    tmp = pointer.with_name(f".latest-{uuid.uuid4().hex}.json")
-    tmp.write_text(
-        json.dumps(
-            {"version": version, "path": f"releases/{version}", "created": created}, indent=2
-        )
-        + "\n",
-        encoding="utf-8",
-    )
-    os.replace(tmp, pointer)
+    pointer = {"version": version, "path": f"releases/{version}", "created": created}
+    write_text_atomic(paths.opendata / "latest.json", json.dumps(pointer, indent=2) + "\n")
 
 
 def publish(paths: Paths, version: str | None = None, threshold: int = 10) -> Path:
@@ -160,8 +151,10 @@ def publish(paths: Paths, version: str | None = None, threshold: int = 10) -> Pa
         target = paths.releases / version
         if target.exists():
             raise PublishError(f"release {version} already exists at {target}")
+        for path in sorted(work.rglob("*"), reverse=True):  # files before their folders
+            fsync_path(path)
         try:
-            os.rename(work, target)  # fails if another publish created it meanwhile
+            replace_atomic(work, target)  # fails if another publish created it meanwhile
         except OSError as exc:
             raise PublishError(f"release {version} already exists at {target}: {exc}") from exc
     except BaseException:
@@ -266,7 +259,7 @@ def _assemble(
     (work / "CHANGELOG.md").write_text(change_md, encoding="utf-8")
     (work / "changelog.json").write_text(json.dumps(change_data, indent=2) + "\n", encoding="utf-8")
     sums = [
-        f"{_sha256(p)}  {relative_path(work, p)}"
+        f"{sha256_file(p)}  {relative_path(work, p)}"
         for p in sorted(work.rglob("*"))
         if p.is_file() and p.name != "SHA256SUMS"
     ]
