@@ -16,17 +16,9 @@ import pandas as pd
 
 from subjectdb.config import PROJECT_DIR
 from subjectdb.i18n import t
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
+from subjectdb.standards import neutralise_formula
 
 # --------------------------------------------------------------------------- safe CSV
-
-
-def _safe_text(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def safe_csv(df: pd.DataFrame) -> bytes:
@@ -43,8 +35,8 @@ def safe_csv(df: pd.DataFrame) -> bytes:
             or pd.api.types.is_bool_dtype(s)
             or pd.api.types.is_datetime64_any_dtype(s)
         ):
-            out[col] = s.map(_safe_text)
-    out.columns = [_safe_text(str(c)) for c in out.columns]
+            out[col] = s.map(neutralise_formula)
+    out.columns = [neutralise_formula(str(c)) for c in out.columns]
     # every text cell quoted: embedded CR/LF stay inside their cell
     return out.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8-sig")
 

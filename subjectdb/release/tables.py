@@ -43,8 +43,7 @@ from subjectdb.release.specs import (
     PublishError,
     TableSpec,
 )
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+from subjectdb.standards import neutralise_formula
 
 
 class _Builder:
@@ -391,13 +390,6 @@ def build_tables(
     return {name: _finish(TABLE_BY_NAME[name], df) for name, df in tables.items()}, stats
 
 
-def sanitize_text(value: object) -> object:
-    """Prefix ``'`` to text a spreadsheet would read as a formula (=, +, -, @, tab, CR)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def _finish(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
     """Withhold suppressed values, type and order the columns, make text spreadsheet-safe."""
     df = df.copy()
@@ -413,7 +405,7 @@ def _finish(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:
             out[f.name] = num.round(ROUNDING[f.name]) if f.name in ROUNDING else num
         else:
             text = col.astype(object).where(col.notna(), None)
-            text = text.map(lambda v: None if v is None else sanitize_text(str(v)))
+            text = text.map(lambda v: None if v is None else neutralise_formula(str(v)))
             out[f.name] = text.astype("string")
     keys = [f.name for f in spec.fields if f.key]
     order = {"province": 0, "prefecture": 1, "county": 2, ALL: -1}
