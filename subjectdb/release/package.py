@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from subjectdb.files import sha256_file
+from subjectdb.reference import CPCA_PACKAGE, CPCA_VERSION
 from subjectdb.release.manifest import ModelDocs
 from subjectdb.release.specs import TABLE_BY_NAME, TABLES, TableSpec
 
@@ -99,12 +100,15 @@ def table_resources(
 
 
 def region_code_list() -> dict[str, str]:
-    from subjectdb import reference
+    """The region-code standard of the release: the pinned source of ``seeds/ref_regions.csv``.
 
+    Only the source's name and version are needed (the codes themselves come from the
+    warehouse's ``dim_region``), so no seed is read here.
+    """
     return {
         "standard": "GB/T 2260 (中华人民共和国行政区划代码)",
-        "source": f"{reference.CPCA_PACKAGE} {reference.CPCA_VERSION} resources/adcodes.csv",
-        "version": f"{reference.CPCA_PACKAGE}=={reference.CPCA_VERSION}",
+        "source": f"{CPCA_PACKAGE} {CPCA_VERSION} resources/adcodes.csv",
+        "version": f"{CPCA_PACKAGE}=={CPCA_VERSION}",
         "note": "retired codes are mapped to their successors (ref_region_code_changes) "
         "before aggregation",
     }
