@@ -28,7 +28,15 @@ from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
 from subjectdb.config import PROJECT_DIR, Paths
-from subjectdb.release import PublishError, disclosure, list_releases, publish, reads
+from subjectdb.release import (
+    PublishError,
+    disclosure,
+    find_manifest,
+    list_releases,
+    publish,
+    reads,
+    served_build_id,
+)
 from subjectdb.release.tables import build_tables
 
 TABLES = (
@@ -1142,3 +1150,33 @@ def test_open_data_page_lists_releases_with_downloads(published: Paths) -> None:
         metrics = {m.label: m.value for m in at.metric}
         assert "CC-BY-4.0" in metrics.values()
         assert len(at.get("download_button")) == len(files)
+
+
+def test_dashboard_definitions_come_from_the_served_builds_manifest(tmp_path: Path) -> None:
+    """The dashboard's metric definitions use the release's manifest rule: the manifest of the
+    build recorded in the served warehouse, not a newer one of a failed or unrelated build."""
+    from dashboards.support import definition
+
+    paths = Paths(tmp_path / "data").ensure()
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute(
+            "create table main.build_info as "
+            "select 'B1' as build_id, now()::timestamptz as built_at"
+        )
+    for build, text in (("B1", "served build"), ("B2", "failed build")):
+        manifest = paths.build_dir / f"dbt-{build}" / "target" / "manifest.json"
+        manifest.parent.mkdir(parents=True)
+        node = {
+            "resource_type": "model",
+            "name": "subj_example",
+            "description": f"Model of the {text}.",
+            "columns": {"rate": {"description": f"Rate of the {text}."}},
+        }
+        manifest.write_text(json.dumps({"nodes": {"model.subjectdb.subj_example": node}}))
+    newer = paths.build_dir / "dbt-B2" / "target" / "manifest.json"
+    os.utime(newer, (newer.stat().st_atime, newer.stat().st_mtime + 60))
+    served = paths.build_dir / "dbt-B1" / "target" / "manifest.json"
+    assert find_manifest(paths, served_build_id(paths.warehouse)) == served
+    text, source = definition("subj_example", "rate", paths.root)
+    assert source == "dbt manifest"
+    assert text == "Model of the served build.\n\nRate of the served build."

@@ -13,7 +13,7 @@ The public surface of the stage. Modules, in the order a release is made:
 """
 
 from subjectdb.release import disclosure
-from subjectdb.release.manifest import ModelDocs, find_manifest
+from subjectdb.release.manifest import ModelDocs, find_manifest, served_build_id
 from subjectdb.release.releases import latest_release, list_releases, publish
 from subjectdb.release.specs import (
     ROUNDING,
@@ -39,4 +39,5 @@ __all__ = [
     "latest_release",
     "list_releases",
     "publish",
+    "served_build_id",
 ]

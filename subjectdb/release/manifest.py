@@ -1,8 +1,10 @@
 """The dbt metadata of a release: the served build's manifest and its column docs.
 
 :func:`find_manifest` is the one rule for "the manifest of the served build" (the dbt run that
-made the warehouse being read, recorded in ``main.build_info``); :class:`ModelDocs` turns that
-manifest into the Table Schema fields of the published columns.
+made the warehouse being read, recorded in ``main.build_info``: :func:`build_id_of` on an open
+connection, :func:`served_build_id` on the file); :class:`ModelDocs` reads that manifest's
+model and column docs and turns them into the Table Schema fields of the published columns.
+The dashboard's metric definitions come from the same manifest through the same two.
 """
 
 from __future__ import annotations
@@ -52,7 +54,10 @@ def find_manifest(paths: Paths, build_id: str | None = None) -> Path:
 
 
 def build_id_of(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The id of the build that made the served warehouse (``main.build_info``), if recorded."""
+    """The id of the build that made the warehouse attached as ``wh`` (``main.build_info``).
+
+    ``None`` when the warehouse records no build (one not made by ``subjectdb build``).
+    """
     exists = con.execute(
         "select count(*) from information_schema.tables where table_catalog = 'wh' "
         "and table_schema = 'main' and table_name = 'build_info'"
@@ -63,6 +68,25 @@ def build_id_of(con: duckdb.DuckDBPyConnection) -> str | None:
         "select build_id from wh.main.build_info order by built_at desc limit 1"
     ).fetchone()
     return str(row[0]) if row else None
+
+
+def served_build_id(warehouse: Path) -> str | None:
+    """:func:`build_id_of` a warehouse file, opened read-only for this one query.
+
+    For readers without a connection of their own to the warehouse (the dashboard's metric
+    definitions); ``None`` when the file is missing or unreadable.
+    """
+    if not warehouse.is_file():
+        return None
+    con = duckdb.connect(":memory:", config={"threads": 1})
+    try:
+        quoted = warehouse.as_posix().replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS wh (READ_ONLY)")
+        return build_id_of(con)
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
 
 
 @dataclass
