@@ -32,6 +32,7 @@ from subjectdb.release import (
     PublishError,
     disclosure,
     find_manifest,
+    latest_release,
     list_releases,
     publish,
     reads,
@@ -1150,6 +1151,31 @@ def test_open_data_page_lists_releases_with_downloads(published: Paths) -> None:
         metrics = {m.label: m.value for m in at.metric}
         assert "CC-BY-4.0" in metrics.values()
         assert len(at.get("download_button")) == len(files)
+
+
+def test_latest_release_is_the_pointer_else_the_newest_release(tmp_path: Path) -> None:
+    """One rule: ``latest.json`` names the latest release; without a readable pointer to an
+    existing release, the release created last (hidden scratch folders never count)."""
+    paths = Paths(tmp_path / "data").ensure()
+    assert latest_release(paths) is None
+    for name, created in (
+        ("1.0.0", "2025-01-01T00:00:00Z"),
+        ("2.0.0", "2025-06-01T00:00:00Z"),
+        (".incoming-3.0.0-abcd", "2025-09-01T00:00:00Z"),
+    ):
+        folder = paths.releases / name
+        folder.mkdir(parents=True)
+        (folder / "datapackage.json").write_text(
+            json.dumps({"version": name, "created": created}), encoding="utf-8"
+        )
+    pointer = paths.opendata / "latest.json"
+    assert latest_release(paths) == paths.releases / "2.0.0"  # no pointer
+    pointer.write_text(json.dumps({"version": "1.0.0", "path": "releases/1.0.0"}))
+    assert latest_release(paths) == paths.releases / "1.0.0"  # the pointer wins
+    pointer.write_text(json.dumps({"version": "9.0.0", "path": "releases/9.0.0"}))
+    assert latest_release(paths) == paths.releases / "2.0.0"  # names no release
+    pointer.write_text("{not json")
+    assert latest_release(paths) == paths.releases / "2.0.0"  # unreadable
 
 
 def test_dashboard_definitions_come_from_the_served_builds_manifest(tmp_path: Path) -> None:

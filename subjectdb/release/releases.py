@@ -13,6 +13,7 @@ docs/opendata.md.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -86,13 +87,21 @@ def list_releases(paths: Paths) -> list[dict[str, Any]]:
 
 
 def latest_release(paths: Paths) -> Path | None:
-    """The folder named by ``opendata/latest.json``, if any."""
+    """The latest release: the folder ``opendata/latest.json`` names, else the newest one.
+
+    The one rule for "the latest release" (the previous release of a changelog, the open-data
+    gate, the dashboard's "latest" badge). :func:`publish` writes the pointer right after it
+    renames a release into place; without a readable pointer to an existing release (removed,
+    or a publish stopped between the two steps) the release created last is the latest (the
+    first of :func:`list_releases`). ``None`` when nothing is published.
+    """
     pointer = paths.opendata / "latest.json"
-    if not pointer.is_file():
-        return None
-    data = json.loads(pointer.read_text(encoding="utf-8"))
-    folder = paths.opendata / data["path"]
-    return folder if folder.is_dir() else None
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        folder = paths.opendata / json.loads(pointer.read_text(encoding="utf-8"))["path"]
+        if folder.is_dir():
+            return folder
+    releases = list_releases(paths)
+    return releases[0]["folder"] if releases else None
 
 
 def _default_version(paths: Paths) -> str:
