@@ -162,12 +162,13 @@ def publish(
     data_dir: DataDir = None,
 ) -> None:
     """Publish a versioned, disclosure-controlled open-data release."""
-    from subjectdb.release import publish as publisher
+    from subjectdb.release import PublishError
+    from subjectdb.release import publish as publish_release
 
     paths = get_paths(data_dir).ensure()
     try:
-        release = publisher.publish(paths, version=version, threshold=threshold)
-    except publisher.PublishError as exc:
+        release = publish_release(paths, version=version, threshold=threshold)
+    except PublishError as exc:
         _fail(str(exc))
     console.print(f"[green]published[/] {release}")
 

@@ -254,7 +254,7 @@ def _gates(spec: dict[str, Any]) -> Outcome:
 
 
 def _publish(spec: dict[str, Any]) -> Outcome:
-    from subjectdb.release.publish import publish
+    from subjectdb.release import publish
 
     paths = stage_paths(spec)
     rows = sum(subject_rows(paths.warehouse).values())
