@@ -130,10 +130,13 @@ def build(
     ] = False,
 ) -> None:
     """Raw suites → dbt build into a new file → gates → swap in the served warehouse."""
+    from subjectdb.release.checks import RELEASE_GATES
     from subjectdb.warehouse import build as builder
 
     paths = get_paths(data_dir).ensure()
-    result = builder.build(paths, full_refresh=full_refresh, show_progress=True)
+    result = builder.build(
+        paths, full_refresh=full_refresh, show_progress=True, extra_gates=RELEASE_GATES
+    )
     console.print(result.summary())
     if not result.ok:
         raise typer.Exit(1)
@@ -142,10 +145,11 @@ def build(
 @app.command()
 def validate(data_dir: DataDir = None) -> None:
     """Run the raw-extract suites and the publication gates; write Data Docs."""
-    from subjectdb.quality import validate as validator
+    from subjectdb import quality
+    from subjectdb.release.checks import RELEASE_GATES
 
     paths = get_paths(data_dir).ensure()
-    report = validator.validate_all(paths, show_progress=True)
+    report = quality.validate_all(paths, show_progress=True, extra_gates=RELEASE_GATES)
     console.print(report.summary())
     if not report.ok:
         raise typer.Exit(1)

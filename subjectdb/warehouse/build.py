@@ -3,7 +3,7 @@
 The served warehouse (``data/warehouse.duckdb``) is never written in place: dashboards may hold
 it open, and a failed build must leave it untouched. A build
 
-1. runs the Great Expectations raw suites (``validate.run_raw_suites``), which quarantine rows
+1. runs the Great Expectations raw suites (``quality.run_raw_suites``), which quarantine rows
    failing a data standard (dbt staging drops them);
 2. copies the served warehouse (incremental models and snapshot history continue from it) to
    ``data/build/warehouse.building.duckdb``, or starts an empty file, and runs ``dbt build``
@@ -14,7 +14,8 @@ it open, and a failed build must leave it untouched. A build
    ``key_fingerprint``) or from other reference seeds (``seeds_fingerprint``) is rebuilt
    with ``--full-refresh``; a copy built from the same project files takes the daily path,
    which skips the seeds and the seed-only models (:func:`plan_dbt_build`);
-3. runs the publication gates (``validate.run_gates``) on the new file;
+3. runs the publication gates (``quality.run_gates``, with the ``extra_gates`` the caller
+   passes: the CLI adds the release's open-data gate) on the new file;
 4. only when every step passed: records the build in ``main.build_info`` inside the new file,
    swaps it over the served file with an atomic ``os.replace`` and writes
    ``data/warehouse.build.json`` (build id, time) so readers can detect a new build.
@@ -42,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from subjectdb import quality
 from subjectdb.config import EXTRACTS, PROJECT_DIR, Paths, hmac_key
-from subjectdb.quality import validate as quality
 from subjectdb.warehouse.dbt_runner import (
     DbtRun,
     ensure_quarantine_placeholder,
@@ -416,18 +417,26 @@ def build(
     full_refresh: bool = False,
     show_progress: bool = False,
     fail_fast: bool = False,
+    extra_gates: Sequence[quality.GateStep] = (),
 ) -> BuildResult:
     """Build a new warehouse and swap it in only if everything passed (see module docs).
 
     ``fail_fast`` stops dbt at the first failing node (``dbt build --fail-fast``): a failed
-    build ends sooner but reports only the first failures.
+    build ends sooner but reports only the first failures. ``extra_gates`` run after the
+    warehouse gates (a later stage's, e.g. ``subjectdb.release.checks.RELEASE_GATES``).
     """
     paths.ensure()
     with _build_lock(paths):
-        return _build(paths, full_refresh, show_progress, fail_fast)
+        return _build(paths, full_refresh, show_progress, fail_fast, extra_gates)
 
 
-def _build(paths: Paths, full_refresh: bool, show_progress: bool, fail_fast: bool) -> BuildResult:
+def _build(
+    paths: Paths,
+    full_refresh: bool,
+    show_progress: bool,
+    fail_fast: bool,
+    extra_gates: Sequence[quality.GateStep] = (),
+) -> BuildResult:
     build_id = new_build_id()
     new_file = paths.build_dir / BUILDING
     for stale in (new_file, Path(f"{new_file}.wal")):  # left by a crashed build
@@ -477,7 +486,10 @@ def _build(paths: Paths, full_refresh: bool, show_progress: bool, fail_fast: boo
 
     # (3) publication gates on the new file
     result.steps.append(
-        _validation_step("gates", lambda: quality.run_gates(paths, new_file, show_progress))
+        _validation_step(
+            "gates",
+            lambda: quality.run_gates(paths, new_file, show_progress, extra_gates=extra_gates),
+        )
     )
     if result.steps[-1].status == FAILED:
         _keep_failed(result, paths)
