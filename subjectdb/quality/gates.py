@@ -25,7 +25,12 @@ import pyarrow as pa
 
 from subjectdb.config import SEEDS_DIR, Paths, duckdb_connect
 from subjectdb.quality.context import GX, gx_suite, run_identifier
-from subjectdb.quality.frames import CHUNK_ROWS, outcomes_and_store, validate_frames
+from subjectdb.quality.frames import (
+    CHUNK_ROWS,
+    OnUnexpected,
+    outcomes_and_store,
+    validate_frames,
+)
 from subjectdb.quality.raw_suites import run_raw_suites
 from subjectdb.quality.results import (
     Outcome,
@@ -105,13 +110,18 @@ class Gates:
         entries: list[dict[str, Any]],
         frames: Iterator[pd.DataFrame],
         markers: dict[str, Any],
+        on_unexpected: OnUnexpected | None = None,
     ) -> list[Outcome]:
-        """Validate ``frames`` with a gate suite of ``entries``; outcomes labelled ``label``."""
+        """Validate ``frames`` with a gate suite of ``entries``; outcomes labelled ``label``.
+
+        ``on_unexpected`` sees the unexpected rows of every frame (the personal-data scan
+        collects the columns they come from).
+        """
         if not entries:
             return []
         suite = self.gxs.sync_suite(gx_suite(suite_name, entries, {}))
         accs, template = validate_frames(
-            self.gxs, suite_name, suite, entries, frames, {}, on_unexpected=None
+            self.gxs, suite_name, suite, entries, frames, {}, on_unexpected=on_unexpected
         )
         return outcomes_and_store(
             self.gxs,
@@ -309,29 +319,13 @@ class Gates:
         def collect(df: pd.DataFrame, entry: dict[str, Any], r: Any, idx: list[int]) -> None:
             hits[entry["meta"]["note"]].update(df.loc[idx, "column_name"].astype(str))
 
-        suite_obj = self.gxs.sync_suite(gx_suite(suite, entries, {}))
-        accs, template = validate_frames(
-            self.gxs,
+        outcomes = self.check(
             suite,
-            suite_obj,
+            label,
             entries,
             record_batches(self.con, sql, ["column_name", "value"]),
-            {},
-            collect,
-        )
-        outcomes = outcomes_and_store(
-            self.gxs,
-            stage="gate",
-            suite_name=suite,
-            label=label,
-            entries=entries,
-            accs=accs,
-            template=template,
-            mostly_default=None,
-            extra=[],
-            markers={"target": label, "text_columns": ", ".join(text_cols)},
-            run_id=self.run_id,
-            now=self.now,
+            {"target": label, "text_columns": ", ".join(text_cols)},
+            on_unexpected=collect,
         )
         for o, entry in zip(outcomes, entries, strict=True):
             bad = sorted(hits[entry["meta"]["note"]])
