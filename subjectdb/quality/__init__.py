@@ -18,7 +18,7 @@ custom expectations :mod:`~subjectdb.quality.expectations` (imported with GX, on
 """
 
 from subjectdb.quality.context import GX, gx_suite
-from subjectdb.quality.frames import CHUNK_ROWS, PERSONAL_COLUMNS, mask_example
+from subjectdb.quality.frames import PERSONAL_COLUMNS, mask_example
 from subjectdb.quality.gates import (
     Gates,
     GateStep,
@@ -53,7 +53,6 @@ from subjectdb.quality.suites import (
 )
 
 __all__ = [
-    "CHUNK_ROWS",
     "GX",
     "PERSONAL_COLUMNS",
     "RESULTS_SCHEMA",
