@@ -9,6 +9,7 @@ catalogue says; the project's catalogue itself is checked at the end of this fil
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import io
@@ -639,3 +640,42 @@ def test_audit_is_append_only_and_queryable(shared: Paths) -> None:
     assert after.startswith(before) and json.loads(after.splitlines()[-1])["path"] == "/x"
     assert query_audit(log, department="审计测试")[0]["path"] == "/x"
     assert all(r["status"] >= 400 for r in query_audit(log, errors_only=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.text("0123456789ABCDEFGHJKLMNPQRTUWXY", min_size=17, max_size=17),
+    region=st.text("0123456789", min_size=8, max_size=8),
+    valid=st.booleans(),
+    last=st.sampled_from("0123456789ABCDEFGHJKLMNPQRTUWXY"),
+)
+def test_credit_code_check_agrees_with_stdnum(
+    body: str, region: str, valid: bool, last: str
+) -> None:
+    from stdnum.cn import uscc
+
+    from subjectdb.sharing.verify import well_formed
+
+    code = region + body[8:]
+    code += uscc.calc_check_digit(code) if valid else last
+    assert well_formed("credit_code", [code]) == [uscc.is_valid(code)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    born=st.dates(dt.date(1900, 1, 1), dt.date(2025, 12, 31)),
+    seq=st.integers(0, 999),
+    valid=st.booleans(),
+    last=st.sampled_from("0123456789X"),
+)
+def test_resident_id_check_agrees_with_stdnum(
+    born: dt.date, seq: int, valid: bool, last: str
+) -> None:
+    from stdnum.cn import ric
+
+    from subjectdb.sharing.verify import well_formed
+
+    body = f"330102{born:%Y%m%d}{seq:03d}"
+    number = body + (ric.calc_check_digit(body + "0") if valid else last)
+    assert well_formed("resident_id", [number]) == [number[17] == ric.calc_check_digit(body + "0")]
+    assert well_formed("resident_id", ["330102" + "20250230" + "0011"]) == [False]  # no such day
