@@ -202,7 +202,7 @@ def _presented_key(request: Request) -> str | None:
     return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
 
-def _csv(frame: pd.DataFrame) -> bytes:
+def csv_bytes(frame: pd.DataFrame) -> bytes:
     safe = frame.copy()
     for col in safe.columns:
         if safe[col].dtype == object or pd.api.types.is_string_dtype(safe[col]):
@@ -232,7 +232,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def _tabular(frame: pd.DataFrame, fmt: str, name: str, meta: dict[str, Any]) -> Response:
     if fmt == "csv":
         return Response(
-            _csv(frame),
+            csv_bytes(frame),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
