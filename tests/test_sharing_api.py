@@ -679,3 +679,18 @@ def test_resident_id_check_agrees_with_stdnum(
     number = body + (ric.calc_check_digit(body + "0") if valid else last)
     assert well_formed("resident_id", [number]) == [number[17] == ric.calc_check_digit(body + "0")]
     assert well_formed("resident_id", ["330102" + "20250230" + "0011"]) == [False]  # no such day
+
+
+def test_project_catalogue_opens_every_release_table_and_no_register() -> None:
+    """The project's own entries: every release table is catalogued and 无条件开放, the
+    registers and case-level tables are 不予开放 and, but for verification, 不予共享."""
+    project = cat.from_yaml()
+    assert cat.release_refusals(project, RELEASE_TABLES) == []
+    assert {t for e in project for t in e.release_tables} == set(RELEASE_TABLES)
+    for model in ("fct_service_cases", "subj_applicant_demand"):
+        assert project.entries[model].sharing_type == "不予共享"
+    for model in ("int_verification__person_versions", "int_enterprises__versions"):
+        entry = project.entries[model]
+        assert entry.kind == "verification" and entry.opening_type == "不予开放"
+        assert entry.sharing_type == "有条件共享" and entry.detail_departments
+    assert all(e.kind == "dimension" for e in project if e.model.startswith("dim_"))
