@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from fastapi import Body, Depends, FastAPI, Query, Request
@@ -48,6 +49,7 @@ from subjectdb.sharing.keys import ApiKey, KeyStore
 from subjectdb.sharing.paths import SharingPaths
 from subjectdb.standards import neutralise_formula
 
+TZ = ZoneInfo("Asia/Shanghai")
 FORMATS = ("json", "csv", "parquet")
 RESERVED = {"format", "limit", "offset"}
 
@@ -99,7 +101,9 @@ class VerifyRequest(BaseModel):
     ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         ..., min_length=1, description="Resident IDs or credit codes (at most 10,000)."
     )
-    date: dt.date | None = Field(None, description="Reference date (default: today).")
+    date: dt.date | None = Field(
+        None, description="Reference date (default: today, Asia/Shanghai)."
+    )
 
 
 @dataclass
@@ -451,7 +455,7 @@ def create_app(sharing: Sharing) -> FastAPI:
                 "batch_too_large",
                 f"{len(body.ids)} identifiers: at most {sharing.settings.max_batch} per call",
             )
-        on = body.date or dt.datetime.now(dt.UTC).date()
+        on = body.date or dt.datetime.now(TZ).date()
         hashes = ver.hash_identifiers(sharing.hmac_key(), body.ids)
         detail = cat.grants_detail(entry, who.department)
         answers = ver.verify(sharing.warehouse.df, DB, kind, hashes, on, detail)
