@@ -401,16 +401,19 @@ def create_app(sharing: Sharing) -> FastAPI:
                 f"limit {size} exceeds the maximum of {sharing.settings.max_rows} rows per "
                 "call: page with offset",
             )
-        if resource.source == "release":
-            run = sharing.reader.runner(resource.location)
-        else:
-            table = f"{DB}.{resource.location}"
-
-            def run(sql: str, params: Any) -> pd.DataFrame:
-                return sharing.warehouse.df(f"with src as (select * from {table}) {sql}", params)
-
         try:
-            selection = res.select_rows(resource, filters, size, offset, run)
+            if resource.source == "release":
+                frame = sharing.reader.frame(resource)
+                selection = res.select_frame(resource, frame, filters, size, offset)
+            else:
+                table = f"{DB}.{resource.location}"
+
+                def run(sql: str, params: Any) -> pd.DataFrame:
+                    return sharing.warehouse.df(
+                        f"with src as (select * from {table}) {sql}", params
+                    )
+
+                selection = res.select_rows(resource, filters, size, offset, run)
         except res.ResourceError as exc:
             raise ApiError(400, "bad_filter", str(exc)) from exc
         _note(request, rows=len(selection.frame), total=selection.total)
@@ -434,7 +437,7 @@ def create_app(sharing: Sharing) -> FastAPI:
         _note(request, rows=len(resource.fields))
         return {**resource.describe(), "fields": list(resource.fields)}
 
-    def verification(request: Request, kind: str, body: VerifyRequest, who: ApiKey) -> dict:
+    def verification(request: Request, kind: str, body: VerifyRequest, who: ApiKey) -> JSONResponse:
         model = (
             "int_verification__person_versions"
             if kind == "resident_id"
@@ -456,27 +459,31 @@ def create_app(sharing: Sharing) -> FastAPI:
                 f"{len(body.ids)} identifiers: at most {sharing.settings.max_batch} per call",
             )
         on = body.date or dt.datetime.now(TZ).date()
-        hashes = ver.hash_identifiers(sharing.hmac_key(), body.ids)
+        ids = [ver.normalise_identifier(i) for i in body.ids]
+        hashes = ver.hash_identifiers(sharing.hmac_key(), ids, normalised=True)
         detail = cat.grants_detail(entry, who.department)
         answers = ver.verify(sharing.warehouse.df, DB, kind, hashes, on, detail)
-        well_formed = ver.well_formed(kind, body.ids)
+        well_formed = ver.well_formed(kind, ids, normalised=True)
         for answer in answers:
             answer["well_formed"] = well_formed[answer["index"]]
         digest = hashlib.sha256("\n".join(hashes).encode()).hexdigest()
         audit_ids = {"id_hashes": hashes} if len(hashes) <= 100 else {"batch_sha256": digest}
         _note(request, rows=len(answers), date=on.isoformat(), detail=detail, **audit_ids)
-        return {"kind": kind, "date": on.isoformat(), "detail": detail, "answers": answers}
+        # answered directly: FastAPI's generic encoder costs ~0.2 s on 10,000 answers
+        return JSONResponse(
+            {"kind": kind, "date": on.isoformat(), "detail": detail, "answers": answers}
+        )
 
     @app.post("/v1/verify/resident-id", summary="Verify resident IDs (yes/no)")
     def verify_resident(
         request: Request, who: Client, body: Annotated[VerifyRequest, Body()]
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         return verification(request, "resident_id", body, who)
 
     @app.post("/v1/verify/credit-code", summary="Verify unified social credit codes (yes/no)")
     def verify_credit(
         request: Request, who: Client, body: Annotated[VerifyRequest, Body()]
-    ) -> dict[str, Any]:
+    ) -> JSONResponse:
         return verification(request, "credit_code", body, who)
 
     @app.get("/v1/feedback", summary="This department's cases that failed a register check")

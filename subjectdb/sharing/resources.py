@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from subjectdb.catalogue import Catalogue, Entry
@@ -189,24 +188,49 @@ def select_rows(
     return Selection(page, total)
 
 
+def select_frame(
+    resource: Resource,
+    frame: pd.DataFrame,
+    filters: Mapping[str, Sequence[str]],
+    limit: int,
+    offset: int,
+) -> Selection:
+    """:func:`select_rows` over a table held in memory (a release table, sorted by its key)."""
+    mask = pd.Series(True, index=frame.index)
+    for column, values in filters.items():
+        if column not in resource.dimensions:
+            raise ResourceError(
+                f"{column!r} is not a filter of {resource.name}: filter on "
+                f"{', '.join(resource.dimensions)}"
+            )
+        mask &= frame[column].astype(str).isin([str(v) for v in values])
+    chosen = frame[mask]
+    return Selection(chosen.iloc[offset : offset + limit].reset_index(drop=True), len(chosen))
+
+
 @dataclass
 class ReleaseReader:
-    """Runs row selections on release Parquet files in a private in-memory DuckDB."""
+    """The release's Parquet tables held in memory, read once per file (path, size, mtime).
 
-    _local: threading.local = field(default_factory=threading.local, repr=False)
+    Release tables are aggregates (thousands of rows, not millions), so a filtered read is a
+    boolean mask over a DataFrame: no SQL, no re-aggregation, a few milliseconds.
+    """
 
-    def _con(self) -> duckdb.DuckDBPyConnection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = duckdb.connect(":memory:", config={"threads": 1})
-            self._local.con = con
-        return con
+    _tables: dict[str, tuple[tuple[int, int], pd.DataFrame]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def runner(self, parquet: str) -> Any:
-        quoted = parquet.replace("'", "''")
-
-        def run(sql: str, params: Sequence[Any]) -> pd.DataFrame:
-            full = f"with src as (select * from read_parquet('{quoted}')) {sql}"
-            return self._con().execute(full, list(params)).df()
-
-        return run
+    def frame(self, resource: Resource) -> pd.DataFrame:
+        path = Path(resource.location)
+        st = path.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+        with self._lock:
+            cached = self._tables.get(resource.location)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+        df = pd.read_parquet(path)
+        order = [d for d in resource.dimensions if d in df.columns]
+        if order:
+            df = df.sort_values(order, kind="stable").reset_index(drop=True)
+        with self._lock:
+            self._tables[resource.location] = (stamp, df)
+        return df

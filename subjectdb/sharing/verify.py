@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import operator
 import unicodedata
 from collections.abc import Sequence
 from typing import Any
@@ -41,8 +42,15 @@ def keyed_hash(key: str, value: str) -> str:
     return hmac.new(key.encode("utf-8"), value.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def hash_identifiers(key: str, ids: Sequence[str]) -> list[str]:
-    return [keyed_hash(key, normalise_identifier(i)) for i in ids]
+def hash_identifiers(key: str, ids: Sequence[str], normalised: bool = False) -> list[str]:
+    """Keyed hashes of ``ids`` (normalised first unless ``normalised``)."""
+    inner = hmac.new(key.encode("utf-8"), digestmod=hashlib.sha256)
+    out = []
+    for i in ids:
+        h = inner.copy()  # the key schedule once, not per identifier
+        h.update((i if normalised else normalise_identifier(i)).encode("utf-8"))
+        out.append(h.hexdigest())
+    return out
 
 
 _PERSON_SQL = """
@@ -125,22 +133,15 @@ def verify(
         df: pd.DataFrame = query(_PERSON_SQL.format(db=db), [hashes, moment, moment])
     else:
         df = query(_ENTERPRISE_SQL.format(db=db), [hashes, moment, moment, on, on])
-    out = []
-    for row in df.itertuples(index=False):
-        answer: dict[str, Any] = {"index": int(row.idx) - 1, "registered": bool(row.registered)}
-        if kind == "resident_id":
-            answer["resident"] = bool(row.resident)
-            if detail:
-                answer["county"] = None if pd.isna(row.county) else str(row.county)
-        else:
-            answer["active"] = bool(row.active)
-            if detail:
-                answer["region"] = None if pd.isna(row.region) else str(row.region)
-                answer["industry_section"] = (
-                    None if pd.isna(row.industry_section) else str(row.industry_section)
-                )
-        out.append(answer)
-    return out
+    df = df.assign(index=df["idx"].astype("int64") - 1)
+    if kind == "resident_id":
+        columns = ["index", "registered", "resident"] + (["county"] if detail else [])
+    else:
+        columns = ["index", "registered", "active"] + (
+            ["region", "industry_section"] if detail else []
+        )
+    out = df[columns].astype(object)
+    return out.where(out.notna(), None).to_dict(orient="records")
 
 
 _RIC_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -158,7 +159,7 @@ def _ric_ok(number: str) -> bool:
         dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     except ValueError:
         return False
-    total = sum(int(d) * w for d, w in zip(number[:17], _RIC_WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(int, number[:17]), _RIC_WEIGHTS))
     return number[17] == _RIC_CHECK[total % 11]
 
 
@@ -168,11 +169,11 @@ def _uscc_ok(number: str) -> bool:
         return False
     if any(c not in _USCC_INDEX for c in number[8:]):
         return False
-    total = sum(_USCC_INDEX[c] * w for c, w in zip(number[:17], _USCC_WEIGHTS, strict=True))
+    total = sum(map(operator.mul, map(_USCC_INDEX.__getitem__, number[:17]), _USCC_WEIGHTS))
     return number[17] == _USCC_ALPHABET[(31 - total) % 31]
 
 
-def well_formed(kind: str, ids: Sequence[str]) -> list[bool]:
+def well_formed(kind: str, ids: Sequence[str], normalised: bool = False) -> list[bool]:
     """Whether each identifier passes its standard's format and check character.
 
     GB 11643 for resident IDs, GB 32100 for credit codes (the rules of ``stdnum.cn.ric`` and
@@ -181,4 +182,4 @@ def well_formed(kind: str, ids: Sequence[str]) -> list[bool]:
     raw suites.
     """
     check = _ric_ok if kind == "resident_id" else _uscc_ok
-    return [check(normalise_identifier(i)) for i in ids]
+    return [check(i if normalised else normalise_identifier(i)) for i in ids]
