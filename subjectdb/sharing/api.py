@@ -120,6 +120,7 @@ class Sharing:
     reader: res.ReleaseReader = field(default_factory=res.ReleaseReader)
     _state: tuple[Any, ...] | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _load_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _hmac: str | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -137,16 +138,24 @@ class Sharing:
         return (latest, build)
 
     def current(self) -> tuple[cat.Catalogue, dict[str, res.Resource]]:
+        """The catalogue and resource index of the served build and latest release.
+
+        Reloaded when either changes; one request reloads while the others wait for it.
+        """
         sig = self._signature()
         with self._lock:
             if self._state is not None and self._state[0] == sig:
                 return self._state[1], self._state[2]
-        catalogue = self.catalogue_override or self._load_catalogue()
-        found = res.release_resources(self.paths, catalogue)
-        found += res.dimension_resources(self._dimension_columns(catalogue), catalogue)
-        index = {r.name: r for r in found}
-        with self._lock:
-            self._state = (sig, catalogue, index)
+        with self._load_lock:
+            with self._lock:
+                if self._state is not None and self._state[0] == sig:
+                    return self._state[1], self._state[2]
+            catalogue = self.catalogue_override or self._load_catalogue()
+            found = res.release_resources(self.paths, catalogue)
+            found += res.dimension_resources(self._dimension_columns(catalogue), catalogue)
+            index = {r.name: r for r in found}
+            with self._lock:
+                self._state = (sig, catalogue, index)
         return catalogue, index
 
     def _load_catalogue(self) -> cat.Catalogue:
@@ -253,10 +262,20 @@ def client(request: Request) -> ApiKey:
     """The authenticated, rate-limited department key of a request (a FastAPI dependency)."""
     sharing: Sharing = request.app.state.sharing
     key = _presented_key(request)
-    if not key:
-        raise ApiError(401, "unauthenticated", "send a department API key in X-API-Key")
-    record = sharing.keys.authenticate(key)
+    record = sharing.keys.authenticate(key) if key else None
     if record is None:
+        # unauthenticated calls share one bucket per client address (no key guessing at speed)
+        address = request.client.host if request.client else "?"
+        wait = sharing.limiter.take(f"address:{address}")
+        if wait > 0:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"too many unauthenticated requests from {address}; retry in {wait:.2f} s",
+                {"Retry-After": str(max(1, round(wait + 0.5)))},
+            )
+        if not key:
+            raise ApiError(401, "unauthenticated", "send a department API key in X-API-Key")
         raise ApiError(401, "unauthenticated", "unknown, revoked or malformed API key")
     _note(request, department=record.department, key_id=record.key_id)
     wait = sharing.limiter.take(record.key_id)
@@ -519,5 +538,7 @@ def serve(paths: Paths, host: str = "127.0.0.1", port: int = 8600, workers: int 
     """Run the API on ``host:port`` with uvicorn until interrupted (``subjectdb api``)."""
     import uvicorn
 
-    app = create_app(Sharing(paths))
+    sharing = Sharing(paths)
+    sharing.current()  # read catalogue and resources once before the first request
+    app = create_app(sharing)
     uvicorn.run(app, host=host, port=port, workers=workers, log_level="info", access_log=True)
