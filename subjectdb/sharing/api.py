@@ -534,11 +534,11 @@ def create_app(sharing: Sharing) -> FastAPI:
     return app
 
 
-def serve(paths: Paths, host: str = "127.0.0.1", port: int = 8600, workers: int = 1) -> None:
+def serve(paths: Paths, host: str = "127.0.0.1", port: int = 8600) -> None:
     """Run the API on ``host:port`` with uvicorn until interrupted (``subjectdb api``)."""
     import uvicorn
 
     sharing = Sharing(paths)
     sharing.current()  # read catalogue and resources once before the first request
     app = create_app(sharing)
-    uvicorn.run(app, host=host, port=port, workers=workers, log_level="info", access_log=True)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=True)
