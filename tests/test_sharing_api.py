@@ -698,3 +698,37 @@ def test_project_catalogue_opens_every_release_table_and_no_register() -> None:
         assert entry.kind == "verification" and entry.opening_type == "不予开放"
         assert entry.sharing_type == "有条件共享" and entry.detail_departments
     assert all(e.kind == "dimension" for e in project if e.model.startswith("dim_"))
+
+
+def test_cli_key_catalogue_and_audit(tmp_path: Path) -> None:
+    """`subjectdb api-key create` prints the key once and keeps its hash; `catalogue` exports
+    JSON and CSV (zh/en); `audit` reads the log back."""
+    from typer.testing import CliRunner
+
+    from subjectdb.cli import app
+
+    runner = CliRunner()
+    data = ["--data-dir", str(tmp_path / "data")]
+    made = runner.invoke(app, ["api-key", "create", "--department", "浙江省民政厅", *data])
+    assert made.exit_code == 0, made.output
+    key = next(w for w in made.output.split() if w.startswith("sdb_"))
+    store = KeyStore(SharingPaths(Paths(tmp_path / "data")).keys)
+    assert store.authenticate(key).department == "浙江省民政厅"
+    assert key not in store.path.read_text(encoding="utf-8")
+    listed = runner.invoke(app, ["api-key", "list", *data])
+    assert "浙江省民政厅" in listed.output and key not in listed.output
+    out = tmp_path / "catalogue.json"
+    assert (
+        runner.invoke(app, ["catalogue", "--format", "json", "--out", str(out), *data]).exit_code
+        == 0
+    )
+    entries = json.loads(out.read_text(encoding="utf-8"))
+    assert {e["model"] for e in entries} == set(cat.from_yaml().entries)
+    csv_en = runner.invoke(app, ["catalogue", "--format", "csv", "--lang", "en", *data]).output
+    assert csv_en.splitlines()[0].startswith("identifier,model,kind,title")
+    assert "not opened" in csv_en and "不予开放" not in csv_en
+    AuditLog(SharingPaths(Paths(tmp_path / "data")).audit).write(
+        method="GET", path="/v1/catalogue", status=403, department="浙江省民政厅"
+    )
+    audited = runner.invoke(app, ["audit", "--errors", "--json", *data])
+    assert json.loads(audited.output.splitlines()[0])["status"] == 403
