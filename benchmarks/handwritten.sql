@@ -2,7 +2,7 @@
 --
 -- Same inputs as dbt: the landing zone (Parquet), the raw-suite quarantine and the reference
 -- seeds (CSV). Same outputs as dbt's marts.subj_service_demand and marts.subj_service_performance,
--- created here as main.subj_service_demand and main.subj_service_performance; subjectdb.bench.harness
+-- created here as main.subj_service_demand and main.subj_service_performance; subjectdb.bench
 -- asserts both equal to dbt's tables (as multisets, every column) in the same run.
 --
 -- It implements the same metric definitions (docs/metrics.md) the way one would write them by
@@ -11,7 +11,7 @@
 -- function of that ID, so the counts are the same: pseudonymisation is work dbt does for the
 -- rest of the warehouse, and its cost is part of dbt's time.
 --
--- $landing, $raw_suite_quarantine and $seeds are filled in by subjectdb.bench.harness.handwritten_sql.
+-- $landing, $raw_suite_quarantine and $seeds are filled in by subjectdb.bench.handwritten_sql.
 
 -- ----------------------------------------------------------------------------- reference seeds
 create or replace temp view seed_person_enums as

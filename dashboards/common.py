@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards.support import Labels, audit, definition, display_frame, safe_csv
+from subjectdb import metrics
 from subjectdb.config import Paths, get_paths
 from subjectdb.i18n import DEFAULT_LANG, LANGS, t
 from subjectdb.serving import queries
@@ -28,25 +29,16 @@ LIST_FILTERS = {  # session key → (URL key, dimension for labels)
     "f_channel": ("channel", "channel"),
 }
 PAGE_PARAMS = ("metric", "level")
-# Where each metric is documented (model, column): its definition is read from there.
-METRIC_DOCS: dict[str, tuple[str, str]] = {
+# Where each measure that is not a metric is documented (model, column): its definition is read
+# from there. Metrics (rates and shares) are defined once in subjectdb.metrics.
+MEASURE_DOCS: dict[str, tuple[str, str]] = {
     "cases": ("subj_service_demand", "cases"),
     "distinct_applicants": ("subj_service_demand", "distinct_applicants"),
     "median_working_days": ("subj_service_performance", "median_working_days"),
     "p90_working_days": ("subj_service_performance", "p90_working_days"),
-    "rate_per_1000": ("subj_service_demand", "rate_per_1000"),
     "population": ("subj_population", "population"),
-    "online_share": ("subj_digital_divide", "online_share"),
     "age_standardised_rate": ("subj_demand_standardised", "age_standardised_rate"),
-    "standardised_ratio": ("subj_demand_standardised", "standardised_ratio"),
-    "crude_rate": ("subj_demand_standardised", "crude_rate"),
-    "on_time_rate": ("subj_service_performance", "on_time_rate"),
-    "zero_visit_rate": ("subj_service_performance", "zero_visit_rate"),
-    "max_one_visit_rate": ("subj_service_performance", "max_one_visit_rate"),
-    "satisfaction_rate": ("subj_service_performance", "satisfaction_rate"),
-    "bad_review_rate": ("subj_service_performance", "bad_review_rate"),
     "completed_cases": ("subj_processing_time", "completed_cases"),
-    "ent_rate_per_1000": ("subj_enterprise_demand", "rate_per_1000"),
 }
 PLOTLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["sendDataToCloud"]}
 
@@ -407,13 +399,29 @@ def log_view(ctx: Ctx, page: str) -> None:
 # --------------------------------------------------------------------------- chart blocks
 
 
+def _metric(model: str, column: str | None) -> metrics.Metric | None:
+    """The metric a chart's column shows: the one held in ``model``.``column``, else the
+    metric of that name (a reader's column named after the metric it aggregates)."""
+    if column is None:
+        return None
+    return metrics.at(model, column) or metrics.metrics().get(column)
+
+
 def show_definition(ctx: Ctx, model: str, column: str | None = None) -> None:
-    """The documented definition of the chart's metric (from the model that defines it)."""
-    if column in METRIC_DOCS and not (
-        model == "subj_enterprise_demand" and column == "rate_per_1000"
-    ):
-        model, column = METRIC_DOCS[column]
-    text, source = definition(model, column, ctx.paths.root)
+    """The definition of the chart's measure: a metric's own definition (in the page's
+    language, with the documentation of the table it comes from), else the documentation of
+    the model that defines the measure."""
+    metric = _metric(model, column)
+    if metric is not None:
+        model, column = metric.model, metric.column
+    elif column in MEASURE_DOCS:
+        model, column = MEASURE_DOCS[column]
+    text, source = definition(model, None if metric else column, ctx.paths.root)
+    if metric is not None:
+        text = "\n\n".join(
+            p for p in (text, f"**{metric.label(ctx.lang)}** — {metric.definition(ctx.lang)}") if p
+        )
+        source = "dbt_project.yml vars.metrics"
     with st.expander(ctx.t("c.definition")):
         if text:
             st.markdown(text)
@@ -423,14 +431,24 @@ def show_definition(ctx: Ctx, model: str, column: str | None = None) -> None:
 
 
 def metric_help(ctx: Ctx, name: str) -> str:
-    """Tooltip of a KPI card: the metric's documented definition (first paragraph)."""
-    model, column = METRIC_DOCS.get(name, ("subj_service_demand", name))
-    text, _source = definition(model, column, ctx.paths.root)
+    """Tooltip of a KPI card: the metric's definition in the page's language, else the
+    measure's documented definition (first paragraph)."""
     label = ctx.t(f"m.{name}")
+    metric = metrics.metrics().get(name)
+    if metric is not None:
+        return f"**{label}** — {metric.definition(ctx.lang)}"
+    model, column = MEASURE_DOCS.get(name, ("subj_service_demand", name))
+    text, _source = definition(model, column, ctx.paths.root)
     if not text:
         return label
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     return f"**{label}** — {paragraphs[-1].strip()[:600]}"
+
+
+def measure_kind(name: str) -> str:
+    """How a KPI value is formatted (:func:`fmt_value`): a metric's kind, else a count."""
+    metric = metrics.metrics().get(name)
+    return metric.kind if metric is not None else "count"
 
 
 def _on_download(ctx: Ctx, page: str, name: str, rows: int) -> None:

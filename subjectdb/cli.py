@@ -50,7 +50,7 @@ def generate(
     data_dir: DataDir = None,
 ) -> None:
     """Generate realistic raw extracts (cases, persons, enterprises) with a defect manifest."""
-    from subjectdb.synth import generate as gen
+    from subjectdb import synth as gen
 
     paths = get_paths(data_dir)
     target = out or paths.raw
@@ -84,7 +84,7 @@ def load(
     data_dir: DataDir = None,
 ) -> None:
     """Load extract files into the landing zone; unreadable rows go to quarantine."""
-    from subjectdb.ingest import load as loader
+    from subjectdb import ingest as loader
 
     paths = get_paths(data_dir).ensure()
     try:
@@ -162,12 +162,13 @@ def publish(
     data_dir: DataDir = None,
 ) -> None:
     """Publish a versioned, disclosure-controlled open-data release."""
-    from subjectdb.release import publish as publisher
+    from subjectdb.release import PublishError
+    from subjectdb.release import publish as publish_release
 
     paths = get_paths(data_dir).ensure()
     try:
-        release = publisher.publish(paths, version=version, threshold=threshold)
-    except publisher.PublishError as exc:
+        release = publish_release(paths, version=version, threshold=threshold)
+    except PublishError as exc:
         _fail(str(exc))
     console.print(f"[green]published[/] {release}")
 
@@ -199,7 +200,7 @@ def bench(
     ] = None,
 ) -> None:
     """Time every stage at a size; write benchmarks/results/<size>.json and the README table."""
-    from subjectdb.bench import harness as benchmarks
+    from subjectdb import bench as benchmarks
 
     if size not in benchmarks.SIZES:
         _fail(f"unknown size {size!r}: choose one of {', '.join(benchmarks.SIZES)}")
@@ -319,7 +320,7 @@ def catalogue(
     import json
 
     from subjectdb import catalogue as cat
-    from subjectdb.release.publish import PublishError, find_manifest
+    from subjectdb.release import PublishError, find_manifest
 
     try:
         manifest = find_manifest(get_paths(data_dir))

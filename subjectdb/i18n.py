@@ -1,10 +1,13 @@
 """Chinese and English strings of the dashboard (Chinese is the default language).
 
-Every label, axis title, tooltip and message the dashboard shows comes from :data:`STRINGS`;
+Every label, axis title, tooltip and message the dashboard shows comes from :data:`STRINGS`
+(the metrics' labels from :mod:`subjectdb.metrics`);
 code → name labels of regions, themes, channels … come from the warehouse's reference tables.
 """
 
 from __future__ import annotations
+
+from subjectdb import metrics
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
@@ -80,21 +83,12 @@ STRINGS: dict[str, tuple[str, str]] = {
     # measures
     "m.cases": ("办件量", "Cases"),
     "m.distinct_applicants": ("不同申请人数", "Distinct applicants"),
-    "m.rate_per_1000": ("每千人办件量", "Cases per 1,000 residents"),
-    "m.online_share": ("网上办理占比", "Online share"),
     "m.online_cases": ("网上办件量", "Online cases"),
     "m.person_cases": ("自然人办件量", "Natural-person cases"),
     "m.population": ("年中常住人口", "Mid-year residents"),
-    "m.on_time_rate": ("按时办结率", "On-time rate"),
-    "m.satisfaction_rate": ("好评率（4–5分）", "Satisfaction (rated 4–5)"),
-    "m.bad_review_rate": ("差评率（1–2分）", "Bad-review rate (rated 1–2)"),
-    "m.zero_visit_rate": ("零跑动率", "Zero-visit rate"),
-    "m.max_one_visit_rate": ("最多跑一次率", "At-most-one-visit rate"),
     "m.completed_cases": ("办结量", "Completed cases"),
     "m.rated_cases": ("评价量", "Rated cases"),
     "m.age_standardised_rate": ("年龄标化需求率（每千人）", "Age-standardised rate per 1,000"),
-    "m.crude_rate": ("粗需求率（每千人）", "Crude rate per 1,000"),
-    "m.standardised_ratio": ("标化需求比", "Standardised demand ratio"),
     "m.ratio_ci_low": ("标化需求比 95% 下限", "Ratio 95% CI low"),
     "m.ratio_ci_high": ("标化需求比 95% 上限", "Ratio 95% CI high"),
     "m.expected_cases": ("期望办件量", "Expected cases"),
@@ -102,7 +96,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "m.p90_working_days": ("办理时长 90 分位（工作日）", "90th percentile working days"),
     "m.days_vs_promise": ("实际工作日 − 承诺工作日", "Working days − promised days"),
     "m.active_enterprises": ("年中存续企业数", "Active enterprises (1 July)"),
-    "m.ent_rate_per_1000": ("每千户企业办件量", "Cases per 1,000 enterprises"),
     "m.previous_cases": ("上期办件量", "Cases, previous period"),
     "m.growth": ("环比增长", "Growth on previous period"),
     "m.elderly_online_share": ("60 岁及以上申请网上办理占比", "Online share, applicants 60+"),
@@ -243,6 +236,9 @@ STRINGS: dict[str, tuple[str, str]] = {
         "only counts are shown, never the rows.",
     ),
 }
+
+# the metrics' labels come from their one definition (dbt_project.yml vars.metrics)
+STRINGS.update({f"m.{m.name}": (m.label("zh"), m.label("en")) for m in metrics.metrics().values()})
 
 
 def t(key: str, lang: str = DEFAULT_LANG, **kwargs: object) -> str:

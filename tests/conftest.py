@@ -50,7 +50,7 @@ def _restore_main_module():
 @pytest.fixture(scope="session")
 def raw_sample(tmp_path_factory: pytest.TempPathFactory):
     """A generated raw sample (GenerateResult) under a session temp folder."""
-    from subjectdb.synth.generate import generate
+    from subjectdb.synth import generate
 
     out = tmp_path_factory.mktemp("sample") / "raw"
     return generate(out=out, **SAMPLE)
@@ -59,7 +59,7 @@ def raw_sample(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def loaded(raw_sample, tmp_path_factory: pytest.TempPathFactory) -> Paths:
     """A data folder with the sample loaded into the landing zone (and load quarantine)."""
-    from subjectdb.ingest.load import load_paths
+    from subjectdb.ingest import load_paths
 
     paths = Paths(tmp_path_factory.mktemp("loaded") / "data").ensure()
     load_paths([raw_sample.out], paths)

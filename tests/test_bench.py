@@ -11,8 +11,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from subjectdb.bench import harness as bench
+from subjectdb import bench
 from subjectdb.config import Paths
+from subjectdb.serving.serve import CHROMIUM
 
 STATUSES = ("met", "missed")
 
@@ -25,7 +26,7 @@ def _rows(path: Path) -> list[list[str]]:
 def test_hold_back_last_day_splits_the_last_batch_by_updated_at(raw_sample, tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     shutil.copytree(raw_sample.out, raw)
-    before = {e: [p for _, p in files] for e, files in bench._batch_files(raw).items()}
+    before = {e: [p for _, p in files] for e, files in bench.batch_files(raw).items()}
     originals = {e: _rows(files[-1]) for e, files in before.items()}
 
     held = bench.hold_back_last_day(raw)
@@ -154,7 +155,7 @@ def test_smoke_benchmark_end_to_end(tmp_path: Path) -> None:
     assert list(stages) == list(bench.STAGES)
     for name, st in stages.items():
         if "not_measured" in st["extra"]:
-            assert name == "page_ready" and not bench.CHROMIUM.exists()
+            assert name == "page_ready" and not CHROMIUM.exists()
             continue
         assert st["median_seconds"] > 0, name
         assert st["peak_rss_mib"] > 20, name  # a Python interpreter at least
@@ -176,7 +177,7 @@ def test_smoke_benchmark_end_to_end(tmp_path: Path) -> None:
     pages = stages["dashboard_queries"]["extra"]["pages"]
     assert {"overview", "performance", "enterprises", "data_quality"} <= set(pages)
     assert all(v["p95_ms"] >= v["p50_ms"] > 0 for v in pages.values())
-    if bench.CHROMIUM.exists():
+    if CHROMIUM.exists():
         ready = stages["page_ready"]["extra"]["pages"]
         assert set(ready) == {stem for stem, _ in bench.dashboard_pages()}
     d = result["derived"]

@@ -205,7 +205,7 @@ def plant(raw: Path) -> None:
 @pytest.fixture(scope="module")
 def planted(raw_sample, tmp_path_factory: pytest.TempPathFactory) -> Paths:
     """The sample with planted mismatches, loaded and built through the whole pipeline."""
-    from subjectdb.ingest.load import load_paths
+    from subjectdb.ingest import load_paths
     from subjectdb.warehouse.build import build
 
     root = tmp_path_factory.mktemp("planted")

@@ -19,10 +19,13 @@ import duckdb
 import pandas as pd
 import pytest
 
+from dashboards.pages import BY_STEM
 from dashboards.pages import PAGES as REGISTRY
 from dashboards.support import Labels, audit, definition, display_frame, safe_csv
+from subjectdb import metrics
 from subjectdb.config import PROJECT_DIR, Paths
 from subjectdb.i18n import STRINGS, t
+from subjectdb.serving import demand as demand_module
 from subjectdb.serving import geo, queries
 from subjectdb.serving.queries import Filters, Warehouse
 
@@ -381,11 +384,11 @@ def test_bitmap_and_hashed_distinct_counts_agree(
         return real(self, q, params)
 
     monkeypatch.setattr(Warehouse, "df", spy)
-    monkeypatch.setattr(queries, "BITMAP_BUDGET_BYTES", 2**40)
+    monkeypatch.setattr(demand_module, "BITMAP_BUDGET_BYTES", 2**40)
     bitmap = [c() for c in calls]
     assert all("bitstring_agg" in q for q in sql)
     sql.clear()
-    monkeypatch.setattr(queries, "BITMAP_BUDGET_BYTES", 0)
+    monkeypatch.setattr(demand_module, "BITMAP_BUDGET_BYTES", 0)
     hashed = [c() for c in calls]
     assert not any("bitstring_agg" in q for q in sql)
     for a, b in zip(bitmap, hashed, strict=True):
@@ -466,21 +469,7 @@ def test_every_page_renders_with_filters_set_and_cleared(app_env: Paths, lang: s
     for page in PAGES:
         at.switch_page(f"views/{page}.py").run()
         _no_errors(at, f"{page} ({lang}), no filters")
-        assert at.title and at.title[0].value == t(
-            {
-                "overview": "page.overview",
-                "demand_map": "page.map",
-                "age_groups": "page.age",
-                "service_types": "page.services",
-                "trends": "page.trends",
-                "performance": "page.performance",
-                "digital_divide": "page.digital",
-                "enterprises": "page.enterprises",
-                "data_quality": "page.quality",
-                "open_data": "page.opendata",
-            }[page],
-            lang,
-        )
+        assert at.title and at.title[0].value == t(BY_STEM[page].title_key, lang)
     # set filters: a prefecture, elderly age groups, the pension theme, months mode
     regions = queries.regions_present(Warehouse(app_env.warehouse))
     prov, pref = regions.iloc[0]["province"], regions.iloc[0]["prefecture"]
@@ -531,6 +520,21 @@ def test_overview_kpi_equals_a_direct_query_and_url_restores_filters(app_env: Pa
     views = [x for x in lines if x["event"] == "view" and x["filters"]["themes"] == [theme]]
     assert views and views[-1]["page"] == "home"
     assert views[-1]["filters"]["month_from"] == f"{y}-01-01"
+
+
+@pytest.mark.parametrize(("lang", "period"), [("en", "over the period shown"), ("zh", "所选时段")])
+def test_kpi_tooltips_are_the_metric_definitions(app_env: Paths, lang: str, period: str) -> None:
+    """The cards' tooltips quote the one definition of each metric, which says the rate is over
+    the period shown (the dashboard aggregates over the selected period, not a month)."""
+    at = _app()
+    at.query_params["lang"] = lang
+    at.run()
+    _no_errors(at, "overview")
+    cards = {m.label: m for m in at.metric}
+    for name in ("rate_per_1000", "online_share", "on_time_rate", "satisfaction_rate"):
+        card = cards[t(f"m.{name}", lang)]
+        assert metrics.get(name).definition(lang) in card.help, name
+        assert period in card.help and "over the month" not in card.help, name
 
 
 def test_bad_url_values_are_reported_not_fatal(app_env: Paths) -> None:

@@ -20,15 +20,18 @@ import pyarrow.parquet as pq
 import pytest
 from rich.console import Console
 
+from subjectdb import ingest
 from subjectdb.config import Paths
-from subjectdb.ingest import load as loader
-from subjectdb.ingest.load import (
+from subjectdb.ingest import (
     EXTRACT_COLUMNS,
     FileReport,
     LoadError,
     load_paths,
     print_reports,
     read_reconciliation,
+    reader,
+    reconcile,
+    standardise,
 )
 
 CASE_COLS = list(EXTRACT_COLUMNS["cases"])
@@ -149,7 +152,7 @@ def test_row_numbers_match_a_reference_parser_across_many_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Random quoted newlines and broken rows, read in tiny blocks: every line number exact."""
-    monkeypatch.setattr(loader, "_CSV_BLOCK", 2048)
+    monkeypatch.setattr(reader, "_CSV_BLOCK", 2048)
     rng = random.Random(11)
     out = [",".join(CASE_COLS) + "\n"]
     line = 2
@@ -224,12 +227,14 @@ def test_text_is_standardised_without_damaging_cjk(tmp_path: Path) -> None:
 
 def test_standardiser_screen_never_misses_an_opencc_conversion() -> None:
     """Every character OpenCC t2s changes (alone or in its phrase table) passes the screen."""
-    std = loader.standardiser()
+    std = ingest.standardiser()
     cc = opencc.OpenCC("t2s")
     samples = ["劉", "強", "紹興", "資源", "乾燥", "著作", "頭髮", "瞭解", "麵", "臺灣", "ＡＢ１"]
     arr = pa.array(samples)
-    assert std(arr).to_pylist() == [cc.convert(s.translate(loader._FULLWIDTH)) for s in samples]
-    assert loader.standardise_text("乾燥") == "干燥"
+    assert std(arr).to_pylist() == [
+        cc.convert(s.translate(standardise._FULLWIDTH)) for s in samples
+    ]
+    assert ingest.standardise_text("乾燥") == "干燥"
 
 
 def test_landing_types_and_typing_errors(tmp_path: Path) -> None:
@@ -253,7 +258,7 @@ def test_landing_types_and_typing_errors(tmp_path: Path) -> None:
         (5, "promised_days", "bad_integer", "99999999999"),
     ]
     assert report.quarantine_reasons == {"bad_timestamp": 1, "bad_integer": 3}
-    assert set(loader.REASONS) == {
+    assert set(ingest.REASONS) == {
         "too_few_fields",
         "too_many_fields",
         "bad_timestamp",
@@ -568,7 +573,7 @@ def test_generated_traditional_and_fullwidth_values_are_standardised(
         extract = Path(m["file"]).name.split("_", 1)[0]
         column = m["column"]
         rows = con.execute(
-            f"SELECT CAST({loader._q(column)} AS VARCHAR) FROM "
+            f'SELECT CAST("{column}" AS VARCHAR) FROM '
             f"read_parquet('{loaded.landing / extract}/*/part-0.parquet') "
             "WHERE _source_file = ? AND _source_row = ?",
             [Path(m["file"]).name, int(m["row"])],
@@ -585,7 +590,7 @@ def test_generated_traditional_and_fullwidth_values_are_standardised(
 
 
 def _tiny_sample(out: Path, fmt: str):
-    from subjectdb.synth.generate import generate
+    from subjectdb.synth import generate
 
     return generate(
         out=out,
@@ -689,13 +694,13 @@ def test_parallel_reports_and_commits_follow_batch_order(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     committed: list[str] = []
-    upsert = loader._Reconciliation.upsert
+    upsert = reconcile.Reconciliation.upsert
 
-    def recording(self: loader._Reconciliation, rows: list[dict]) -> None:
+    def recording(self: reconcile.Reconciliation, rows: list[dict]) -> None:
         committed.extend(r["batch"] for r in rows)
         upsert(self, rows)
 
-    monkeypatch.setattr(loader._Reconciliation, "upsert", recording)
+    monkeypatch.setattr(reconcile.Reconciliation, "upsert", recording)
     raw = tmp_path / "raw"
     batches = ["20240105", "20240101", "20240103", "20240102", "20240104"]
     for i, batch in enumerate(batches):
@@ -736,16 +741,16 @@ def test_two_files_for_one_batch_in_one_load_never_stage_together(tmp_path: Path
 
 
 def test_load_workers_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(loader.WORKERS_ENV, "3")
-    assert loader.load_workers() == 3
-    monkeypatch.setenv(loader.WORKERS_ENV, "many")
+    monkeypatch.setenv(ingest.WORKERS_ENV, "3")
+    assert ingest.load_workers() == 3
+    monkeypatch.setenv(ingest.WORKERS_ENV, "many")
     with pytest.raises(LoadError, match="SUBJECTDB_LOAD_WORKERS"):
-        loader.load_workers()
-    monkeypatch.setenv(loader.WORKERS_ENV, "0")
+        ingest.load_workers()
+    monkeypatch.setenv(ingest.WORKERS_ENV, "0")
     with pytest.raises(LoadError, match="at least 1"):
-        loader.load_workers()
-    monkeypatch.delenv(loader.WORKERS_ENV)
-    assert 1 <= loader.load_workers() <= 2
+        ingest.load_workers()
+    monkeypatch.delenv(ingest.WORKERS_ENV)
+    assert 1 <= ingest.load_workers() <= 2
     path = write(tmp_path / "raw" / "cases_20240131.csv", csv_text([case_row(1)]))
     with pytest.raises(LoadError, match="at least 1"):
         load_paths([path], data_dir(tmp_path), workers=0)
@@ -759,8 +764,8 @@ def test_quarantine_counts_agree_in_arrow_and_duckdb(
     rows.append(case_row(5, submitted_at="2024-02-30 00:00:00"))
     text = csv_text(rows)
     results = []
-    for limit in (loader._ARROW_QUARANTINE_COUNT, 0):
-        monkeypatch.setattr(loader, "_ARROW_QUARANTINE_COUNT", limit)
+    for limit in (reconcile._ARROW_QUARANTINE_COUNT, 0):
+        monkeypatch.setattr(reconcile, "_ARROW_QUARANTINE_COUNT", limit)
         path = write(tmp_path / f"raw{limit}" / "cases_20240131.csv", text)
         report = only(load_paths([path], data_dir(tmp_path, f"data{limit}")))
         results.append((report.rows_read, report.rows_quarantined, report.quarantine_reasons))
@@ -781,13 +786,13 @@ def test_trim_screen_never_misses_whitespace() -> None:
     assert " " in spaces and "\u3000" in spaces and "\u00a0" in spaces
     for space in spaces:
         for value in (space, "中" + space, space + "中", "a" + space, space + "𠀀", "ab" + space):
-            assert loader._may_need_trim(pa.array(["x", value, None])), repr(value)
+            assert standardise._may_need_trim(pa.array(["x", value, None])), repr(value)
     plain = ["中文", "abc", "é", "𠀀", "！", "ａ", "", None]
     # U+3000–U+3FFF share their first byte with the ideographic space: a needless yes.
-    assert loader._may_need_trim(pa.array(["a、"]))
-    assert not loader._may_need_trim(pa.array(plain, pa.string()))
-    assert not loader._may_need_trim(pa.array(plain, pa.string()).slice(1))
-    std = loader.standardiser()
+    assert standardise._may_need_trim(pa.array(["a、"]))
+    assert not standardise._may_need_trim(pa.array(plain, pa.string()))
+    assert not standardise._may_need_trim(pa.array(plain, pa.string()).slice(1))
+    std = ingest.standardiser()
     assert std(pa.array(["  中文 ", "\u3000ａ\u3000", "", "x"])).to_pylist() == [
         "中文",
         "a",
@@ -798,10 +803,10 @@ def test_trim_screen_never_misses_whitespace() -> None:
 
 def test_small_and_large_screens_convert_the_same() -> None:
     """Few values are screened in Python, many with RE2: both must convert the same values."""
-    std = loader.standardiser()
+    std = ingest.standardiser()
     values = ["乾燥", "乾隆", "門診", "ＡＢＣ１２３", "中文", "abc", None, "後臺", "台灣"]
     small = std(pa.array(values, pa.string())).to_pylist()
-    large_input = pa.array(values * (loader._SMALL_SCREEN // len(values) + 1), pa.string())
+    large_input = pa.array(values * (standardise._SMALL_SCREEN // len(values) + 1), pa.string())
     large = std(large_input).to_pylist()[: len(values)]
     assert small == large
     assert small[:4] == ["干燥", "乾隆", "门诊", "ABC123"]

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 
 from subjectdb import catalogue as cat
 from subjectdb.config import PROJECT_DIR, Paths, hmac_key
-from subjectdb.release.publish import publish
+from subjectdb.release import find_manifest, publish
 from subjectdb.sharing import AuditLog, KeyStore, SharingPaths, query_audit
 from subjectdb.sharing.api import Settings, Sharing, create_app, csv_bytes
 from subjectdb.sharing.verify import keyed_hash, normalise_identifier
@@ -628,8 +628,6 @@ def test_catalogue_entries_are_validated() -> None:
 
 
 def test_catalogue_from_the_served_manifest(shared: Paths) -> None:
-    from subjectdb.release.publish import find_manifest
-
     from_manifest = cat.load_catalogue(find_manifest(shared))
     assert "int_verification__case_checks" in from_manifest.entries
     assert from_manifest.source.endswith("manifest.json")

@@ -871,8 +871,8 @@ def test_manifest_defects_caught_by_named_expectations(raw_sample, suite_run) ->
 
 
 def test_clean_sample_passes_every_suite(tmp_path: Path) -> None:
-    from subjectdb.ingest.load import load_paths
-    from subjectdb.synth.generate import generate
+    from subjectdb.ingest import load_paths
+    from subjectdb.synth import generate
 
     params = dict(SAMPLE, persons=1_500, enterprises=200, cases=4_000, defect_rate=0.0, seed=3)
     raw = generate(out=tmp_path / "raw", **params)

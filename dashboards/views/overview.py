@@ -5,7 +5,8 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboards.common import chart_block, fmt_value, get_ctx, metric_help
+from dashboards.common import chart_block, fmt_value, get_ctx, measure_kind, metric_help
+from subjectdb.serving import queries
 
 ctx = get_ctx()
 f = ctx.filters
@@ -23,16 +24,9 @@ st.caption(
         d=prev["month_to"].strftime("%Y-%m"),
     )
 )
-CARDS = [
-    ("cases", "count"),
-    ("distinct_applicants", "count"),
-    ("rate_per_1000", "rate"),
-    ("online_share", "share"),
-    ("on_time_rate", "share"),
-    ("satisfaction_rate", "share"),
-]
-cols = st.columns(len(CARDS))
-for col, (name, kind) in zip(cols, CARDS, strict=True):
+cols = st.columns(len(queries.KPI_NAMES))
+for col, name in zip(cols, queries.KPI_NAMES, strict=True):
+    kind = measure_kind(name)
     value, before = cur[name], prev[name]
     hidden = bool(cur["suppressed"]) and name in (
         "cases",

@@ -5,7 +5,8 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboards.common import chart_block, fmt_value, get_ctx, metric_help
+from dashboards.common import chart_block, fmt_value, get_ctx, measure_kind, metric_help
+from subjectdb.serving import queries
 from subjectdb.serving.queries import Result
 
 ctx = get_ctx()
@@ -17,17 +18,17 @@ qt = ctx.q("processing_quantiles", f)
 st.subheader(ctx.t("pf.summary"))
 row, qrow = s.data.iloc[0], qt.data.iloc[0]
 cards = [
-    ("on_time_rate", row, "share"),
-    ("zero_visit_rate", row, "share"),
-    ("max_one_visit_rate", row, "share"),
-    ("satisfaction_rate", row, "share"),
-    ("median_working_days", qrow, "count"),
-    ("p90_working_days", qrow, "count"),
+    ("on_time_rate", row),
+    ("zero_visit_rate", row),
+    ("max_one_visit_rate", row),
+    ("satisfaction_rate", row),
+    ("median_working_days", qrow),
+    ("p90_working_days", qrow),
 ]
-for col, (name, src, kind) in zip(st.columns(len(cards)), cards, strict=True):
+for col, (name, src) in zip(st.columns(len(cards)), cards, strict=True):
     col.metric(
         ctx.t(f"m.{name}"),
-        fmt_value(src[name], kind, ctx.lang, bool(src["suppressed"])),
+        fmt_value(src[name], measure_kind(name), ctx.lang, bool(src["suppressed"])),
         help=metric_help(ctx, name),
     )
 if s.ignored:
@@ -55,16 +56,7 @@ chart_block(
     notes=[ctx.t("pf.hist_note")],
 )
 
-MEASURES = [
-    "cases",
-    "completed_cases",
-    "on_time_rate",
-    "zero_visit_rate",
-    "max_one_visit_rate",
-    "rated_cases",
-    "satisfaction_rate",
-    "bad_review_rate",
-]
+MEASURES = list(queries.PERF_MEASURES)
 sort_by = st.selectbox(
     ctx.t("pf.sort_by"), MEASURES, index=2, key="pf_sort", format_func=lambda m: ctx.t(f"m.{m}")
 )
@@ -80,7 +72,7 @@ for by, title in (("item", "pf.league_items"), ("department", "pf.league_depts")
         orientation="h",
         labels={sort_by: ctx.t(f"m.{sort_by}"), "name": ctx.t(f"d.{by}")},
     )
-    if sort_by.endswith("_rate"):
+    if measure_kind(sort_by) == "share":
         fig.update_xaxes(tickformat=".0%")
     fig.update_layout(height=max(300, 24 * len(top)))
     chart_block(

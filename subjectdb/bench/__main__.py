@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from subjectdb.bench.harness import main
+from subjectdb.bench.cli import main
 
 sys.exit(main())

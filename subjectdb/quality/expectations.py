@@ -40,9 +40,16 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 )
 from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
 from great_expectations.render.renderer.renderer import renderer
-from stdnum import numdb
 
 from subjectdb.config import SEEDS_DIR
+from subjectdb.standards import (
+    GB11643_PATTERN,
+    GB32100_PATTERN,
+    gb2260_assigned,
+    gb11643_check,
+    gb32100_check,
+    gb32100_values,
+)
 
 # --------------------------------------------------------------------------------------------
 # Reference data from the seeds
@@ -124,12 +131,6 @@ def use_seeds(seeds_dir: Path) -> None:
 # Vectorised standards
 # --------------------------------------------------------------------------------------------
 
-_RIC_WEIGHTS = np.array([pow(2, 17 - i, 11) for i in range(17)], dtype=np.int64)
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = np.array([pow(3, i, 31) for i in range(17)], dtype=np.int64)
-_USCC_LOOKUP = np.full(256, -1, dtype=np.int64)
-for _i, _c in enumerate(_USCC_ALPHABET):
-    _USCC_LOOKUP[ord(_c)] = _i
 _DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
@@ -221,12 +222,11 @@ class _ResidentIds:
 def _resident_ids(distinct: pa.Array) -> _ResidentIds:
     n = len(distinct)
     upper = pc.utf8_upper(distinct)
-    keep = pc.fill_null(pc.match_substring_regex(upper, r"^[0-9]{17}[0-9X]$"), False)
+    keep = pc.fill_null(pc.match_substring_regex(upper, GB11643_PATTERN), False)
     where = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
     m = _ascii_matrix(pc.filter(upper, keep), 18).astype(np.int64)
     digits = m - ord("0")
-    total = (digits[:, :17] * _RIC_WEIGHTS).sum(axis=1) % 11
-    expected = (12 - total) % 11  # 10 means 'X'
+    expected = gb11643_check(m[:, :17])  # 10 means 'X'
     actual = np.where(m[:, 17] == ord("X"), 10, digits[:, 17])
     year, month, day = _digits(m, 6, 10), _digits(m, 10, 12), _digits(m, 12, 14)
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
@@ -258,14 +258,11 @@ def _resident_ids(distinct: pa.Array) -> _ResidentIds:
 
 def _gb32100_valid(distinct: pa.Array) -> np.ndarray:
     upper = pc.utf8_upper(distinct)
-    keep = pc.fill_null(
-        pc.match_substring_regex(upper, r"^[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}$"), False
-    )
+    keep = pc.fill_null(pc.match_substring_regex(upper, GB32100_PATTERN), False)
     where = np.flatnonzero(keep.to_numpy(zero_copy_only=False))
-    m = _USCC_LOOKUP[_ascii_matrix(pc.filter(upper, keep), 18)]
-    total = (m[:, :17] * _USCC_WEIGHTS).sum(axis=1)
+    m = _ascii_matrix(pc.filter(upper, keep), 18)
     valid = np.zeros(len(distinct), dtype=bool)
-    valid[where] = (31 - total % 31) % 31 == m[:, 17]
+    valid[where] = gb32100_check(m[:, :17]) == gb32100_values(m[:, 17])
     return valid
 
 
@@ -306,33 +303,12 @@ def valid_gb32100_values(values: pd.Series) -> set[str]:
 
 @lru_cache(maxsize=1_000_000)
 def _address_code_valid(address_code: str, year: int) -> bool:
-    """The GB/T 2260 address code was assigned in the birth year (stdnum's birth-place table).
+    """The GB/T 2260 address code was assigned in the birth year (the code history
+    ``stdnum.cn.ric.get_birth_place`` uses, read once: :func:`subjectdb.standards.gb2260_history`).
 
-    Cached per (code, year); the table lookup itself once per code (:func:`_address_spans`).
+    Cached per (code, year).
     """
-    return any(start <= year <= end for start, end in _address_spans(address_code))
-
-
-@lru_cache(maxsize=100_000)
-def _address_spans(address_code: str) -> tuple[tuple[int, int], ...]:
-    """The years (first, last) in which an address code was assigned, read from the table
-    ``stdnum.cn.ric.get_birth_place`` uses and with its rules: no entry → never; a county
-    without a ``[start-end]`` prefix → always. An entry without a county level (e.g. a
-    province prefix alone) → never (``get_birth_place`` raises ``KeyError`` there).
-
-    ``get_birth_place`` searches the table on every call (~0.2 ms); this reads it once per code.
-    """
-    results = numdb.get("cn/loc").info(address_code)
-    info = {k: v for _part, props in results for k, v in props.items()}
-    if "county" not in info:
-        return ()
-    spans = []
-    for county in info["county"].split(","):
-        if not county.startswith("["):
-            return ((0, 9999),)
-        start, end = county[1:].split("]", 1)[0].split("-")
-        spans.append((int(start) if start else 0, int(end) if end else 9999))
-    return tuple(spans)
+    return gb2260_assigned(address_code, year)
 
 
 def _in_set(values: pd.Series, allowed: frozenset[str] | Iterable[str]) -> np.ndarray:

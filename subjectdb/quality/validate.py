@@ -45,7 +45,7 @@ from rich.table import Table
 
 from subjectdb.config import EXTRACTS, PROJECT_DIR, SEEDS_DIR, Paths, duckdb_connect
 from subjectdb.contract import QUARANTINE_SCHEMA
-from subjectdb.disclosure import STATUSES as _DISCLOSURE_STATUSES
+from subjectdb.release.disclosure import STATUSES as _DISCLOSURE_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -1459,7 +1459,7 @@ def _withheld_columns() -> dict[str, dict[str, str]]:
     gate then checks the release against it. Without it, ``X_status`` governs ``X``.
     """
     try:
-        from subjectdb.release import publish
+        import subjectdb.release as publish
     except ImportError:
         return {}
     rules = getattr(publish, "WITHHELD", {})

@@ -41,7 +41,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from subjectdb import catalogue as cat
 from subjectdb.config import Paths, hmac_key
-from subjectdb.serving.queries import DB, Warehouse, WarehouseUnavailable
+from subjectdb.serving import Warehouse, WarehouseUnavailable
+from subjectdb.serving.queries import DB
 from subjectdb.sharing import resources as res
 from subjectdb.sharing import verify as ver
 from subjectdb.sharing.audit import AuditLog
@@ -133,7 +134,10 @@ class Sharing:
     # -- catalogue and resources follow the served build and the latest release
     def _signature(self) -> tuple[Any, ...]:
         pointer = self.paths.opendata / "latest.json"
-        latest = pointer.stat().st_mtime_ns if pointer.is_file() else None
+        latest = (
+            pointer.stat().st_mtime_ns if pointer.is_file() else None,
+            self.paths.releases.stat().st_mtime_ns if self.paths.releases.is_dir() else None,
+        )
         build = self.warehouse.build_id if self.paths.warehouse.exists() else None
         return (latest, build)
 
@@ -159,7 +163,7 @@ class Sharing:
         return catalogue, index
 
     def _load_catalogue(self) -> cat.Catalogue:
-        from subjectdb.release.publish import PublishError, find_manifest
+        from subjectdb.release import PublishError, find_manifest
 
         try:
             manifest = find_manifest(self.paths, self._build_id())

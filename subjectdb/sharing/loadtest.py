@@ -60,8 +60,12 @@ def _filters(paths: Paths) -> list[dict[str, str]]:
     """Filter combinations of the aggregate from the latest release (county x year)."""
     import pandas as pd
 
-    pointer = json.loads((paths.opendata / "latest.json").read_text(encoding="utf-8"))
-    table = pd.read_parquet(paths.opendata / pointer["path"] / "data" / f"{AGGREGATE}.parquet")
+    from subjectdb.release import latest_release
+
+    folder = latest_release(paths)
+    if folder is None:
+        raise RuntimeError(f"no open-data release under {paths.releases}: run `subjectdb publish`")
+    table = pd.read_parquet(folder / "data" / f"{AGGREGATE}.parquet")
     counties = table.loc[table.region_level == "county", ["region_code", "year"]]
     pairs = counties.drop_duplicates().itertuples(index=False)
     return [{"region_code": str(r.region_code), "year": str(r.year)} for r in pairs]

@@ -60,12 +60,14 @@ class Resource:
 
 
 def _latest_release(paths: Paths) -> tuple[str, Path] | None:
-    pointer = paths.opendata / "latest.json"
-    if not pointer.is_file():
+    """(version, folder) of the latest release (the release stage's one rule for it)."""
+    from subjectdb.release import latest_release
+
+    folder = latest_release(paths)
+    if folder is None or not (folder / "datapackage.json").is_file():
         return None
-    data = json.loads(pointer.read_text(encoding="utf-8"))
-    folder = paths.opendata / data["path"]
-    return (str(data.get("version", folder.name)), folder) if folder.is_dir() else None
+    package = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    return str(package.get("version", folder.name)), folder
 
 
 def release_resources(paths: Paths, catalogue: Catalogue) -> list[Resource]:

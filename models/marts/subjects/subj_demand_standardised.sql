@@ -188,13 +188,13 @@ select
     cast(standardised.theme_code as {{ dbt.type_string() }}) as theme_code,
     cast(standardised.cases as bigint) as cases,
     cast(standardised.population as bigint) as population,
-    {{ subj_ratio('standardised.cases', 'standardised.population', 1000) }} as crude_rate,
+    {{ subj_metric('crude_rate', 'standardised') }} as crude_rate,
     case
         when standardised.undefined_strata = 0 and standardised.population_all_ages > 0
             then standardised.weighted_rate_numerator * 1000 / standardised.population_all_ages
     end as age_standardised_rate,
     cast(standardised.expected_cases as double) as expected_cases,
-    {{ subj_ratio('standardised.cases', 'standardised.expected_cases') }} as standardised_ratio,
+    {{ subj_metric('standardised_ratio', 'standardised') }} as standardised_ratio,
     {{ subj_ratio('ci.mean_lower', 'standardised.expected_cases') }} as ratio_ci_low,
     {{ subj_ratio('ci.mean_upper', 'standardised.expected_cases') }} as ratio_ci_high
 from standardised

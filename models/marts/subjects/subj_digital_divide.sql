@@ -81,8 +81,8 @@ final as (
         cast(distinct_applicants as bigint) as distinct_applicants,
         cast(cell_cases as bigint) as cell_cases,
         cast(cell_online_cases as bigint) as cell_online_cases,
-        {{ subj_ratio('cases', 'cell_cases') }} as channel_share,
-        {{ subj_ratio('cell_online_cases', 'cell_cases') }} as online_share
+        {{ subj_metric('channel_share') }} as channel_share,
+        {{ subj_metric('online_share') }} as online_share
     from cells
 
 )

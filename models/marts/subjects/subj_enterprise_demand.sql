@@ -119,7 +119,7 @@ final as (
         cast(cases as bigint) as cases,
         cast(distinct_applicants as bigint) as distinct_applicants,
         cast(active_enterprises as bigint) as active_enterprises,
-        {{ subj_ratio('cases', 'active_enterprises', 1000) }} as rate_per_1000
+        {{ subj_metric('ent_rate_per_1000') }} as rate_per_1000
     from with_denominator
 
 )

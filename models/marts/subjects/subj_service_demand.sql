@@ -130,7 +130,7 @@ final as (
         cast(cases as bigint) as cases,
         cast(distinct_applicants as bigint) as distinct_applicants,
         cast(population as bigint) as population,
-        {{ subj_ratio('cases', 'population', 1000) }} as rate_per_1000
+        {{ subj_metric('rate_per_1000') }} as rate_per_1000
     from with_population
 
 )

@@ -85,16 +85,16 @@ final as (
         cast(median_working_days as double) as median_working_days,
         cast(p90_working_days as double) as p90_working_days,
         cast(on_time_cases as bigint) as on_time_cases,
-        {{ subj_ratio('on_time_cases', 'completed_cases') }} as on_time_rate,
+        {{ subj_metric('on_time_rate') }} as on_time_rate,
         cast(zero_visit_cases as bigint) as zero_visit_cases,
-        {{ subj_ratio('zero_visit_cases', 'cases') }} as zero_visit_rate,
+        {{ subj_metric('zero_visit_rate') }} as zero_visit_rate,
         cast(max_one_visit_cases as bigint) as max_one_visit_cases,
-        {{ subj_ratio('max_one_visit_cases', 'cases') }} as max_one_visit_rate,
+        {{ subj_metric('max_one_visit_rate') }} as max_one_visit_rate,
         cast(rated_cases as bigint) as rated_cases,
         cast(satisfied_cases as bigint) as satisfied_cases,
-        {{ subj_ratio('satisfied_cases', 'rated_cases') }} as satisfaction_rate,
+        {{ subj_metric('satisfaction_rate') }} as satisfaction_rate,
         cast(bad_review_cases as bigint) as bad_review_cases,
-        {{ subj_ratio('bad_review_cases', 'rated_cases') }} as bad_review_rate,
+        {{ subj_metric('bad_review_rate') }} as bad_review_rate,
         cast(distinct_applicants as bigint) as distinct_applicants
     from performance
 
