@@ -238,5 +238,175 @@ def demo(
         serve(port=port, data_dir=data_dir)
 
 
+# --------------------------------------------------------------------------- sharing
+
+
+@app.command()
+def api(
+    port: Annotated[int, typer.Option(help="Port on localhost.")] = 8600,
+    host: Annotated[str, typer.Option(help="Interface (localhost by default).")] = "127.0.0.1",
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the read-only sharing API for other departments (OpenAPI at /docs)."""
+    paths = get_paths(data_dir)
+    if not paths.warehouse.exists():
+        _fail(f"no warehouse at {paths.warehouse}: run `subjectdb build` first")
+    from subjectdb.sharing.api import serve as serve_api
+
+    console.print(f"sharing API on [bold]http://{host}:{port}[/] (OpenAPI: /docs)")
+    serve_api(paths, host=host, port=port)
+
+
+api_key_app = typer.Typer(help="Department API keys of the sharing API (stored hashed).")
+app.add_typer(api_key_app, name="api-key")
+
+
+@api_key_app.command("create")
+def api_key_create(
+    department: Annotated[str, typer.Option(help="The department the key is for.")],
+    purpose: Annotated[
+        list[str] | None, typer.Option(help="A purpose the key is used for (repeatable).")
+    ] = None,
+    label: Annotated[str, typer.Option(help="A note kept with the key.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Create a key for a department and print it once (only its hash is kept)."""
+    from subjectdb.sharing import KeyStore, SharingPaths
+    from subjectdb.sharing.keys import KeyStoreError
+
+    paths = get_paths(data_dir)
+    try:
+        key, record = KeyStore(SharingPaths(paths).keys).create(
+            department, tuple(purpose or ()), label
+        )
+    except KeyStoreError as exc:
+        _fail(str(exc))
+    console.print(f"key id {record.key_id} for {record.department} (shown once, keep it safe):")
+    typer.echo(key)
+
+
+@api_key_app.command("list")
+def api_key_list(data_dir: DataDir = None) -> None:
+    """List the keys (id, department, purposes, created, revoked): never the keys."""
+    from subjectdb.sharing import KeyStore, SharingPaths
+
+    for k in KeyStore(SharingPaths(get_paths(data_dir)).keys).list():
+        state = f"revoked {k.revoked}" if k.revoked else "active"
+        typer.echo(f"{k.key_id}\t{k.department}\t{','.join(k.purposes)}\t{k.created}\t{state}")
+
+
+@api_key_app.command("revoke")
+def api_key_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (as listed).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a key: the API refuses it from the next request on."""
+    from subjectdb.sharing import KeyStore, SharingPaths
+    from subjectdb.sharing.keys import KeyStoreError
+
+    try:
+        KeyStore(SharingPaths(get_paths(data_dir)).keys).revoke(key_id)
+    except KeyStoreError as exc:
+        _fail(str(exc))
+    console.print(f"revoked {key_id}")
+
+
+@app.command()
+def catalogue(
+    format: Annotated[str, typer.Option("--format", help="table | json | csv.")] = "table",
+    lang: Annotated[str, typer.Option(help="zh | en (titles and types).")] = "zh",
+    out: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """The resource catalogue (政务信息资源目录): print it or export it as JSON / CSV."""
+    import csv
+    import io
+    import json
+
+    from subjectdb import catalogue as cat
+    from subjectdb.release import PublishError, find_manifest
+
+    try:
+        manifest = find_manifest(get_paths(data_dir))
+    except PublishError:
+        manifest = None
+    try:
+        entries = cat.load_catalogue(manifest)
+        rows = cat.rows(entries, lang)
+    except cat.CatalogueError as exc:
+        _fail(str(exc))
+    if format == "json":
+        text = json.dumps([e.as_dict() for e in entries], ensure_ascii=False, indent=2) + "\n"
+    elif format == "csv":
+        from subjectdb.standards import neutralise_formula
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows({k: neutralise_formula(v) for k, v in r.items()} for r in rows)
+        text = buf.getvalue()
+    elif format == "table":
+        from rich.table import Table
+
+        table = Table(title=f"catalogue ({entries.source})")
+        cols = ("identifier", "model", "kind", "title", "sharing_type", "opening_type")
+        for col in cols:
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(*(r[c] for c in cols))
+        Console().print(table)
+        return
+    else:
+        _fail(f"unknown format {format!r}: table, json or csv")
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"[green]wrote[/] {out} ({len(rows)} resources)")
+    else:
+        typer.echo(text, nl=False)
+
+
+@app.command()
+def audit(
+    department: Annotated[str | None, typer.Option(help="Only this department.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Only this resource.")] = None,
+    status: Annotated[int | None, typer.Option(help="Only this HTTP status.")] = None,
+    errors: Annotated[bool, typer.Option("--errors", help="Only refused or failed calls.")] = False,
+    since: Annotated[str | None, typer.Option(help="ISO time, e.g. 2026-12-01.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 50,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="JSON lines instead of a table.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Query the sharing API's access audit (every call, newest first)."""
+    import json
+
+    from subjectdb.sharing import AuditLog, SharingPaths, query_audit
+
+    log = AuditLog(SharingPaths(get_paths(data_dir)).audit)
+    records = query_audit(
+        log,
+        department=department,
+        resource=resource,
+        status=status,
+        since=since,
+        errors_only=errors,
+        limit=limit,
+    )
+    if json_out:
+        for r in records:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    cols = ("time", "department", "client_address", "method", "path", "resource", "status", "rows")
+    table = Table(title=f"API audit {log.path} ({len(records)} shown)")
+    for col in cols:
+        table.add_column(col, overflow="fold")
+    for r in records:
+        table.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in cols))
+    Console().print(table)
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()
