@@ -1206,3 +1206,22 @@ def test_dashboard_definitions_come_from_the_served_builds_manifest(tmp_path: Pa
     text, source = definition("subj_example", "rate", paths.root)
     assert source == "dbt manifest"
     assert text == "Model of the served build.\n\nRate of the served build."
+
+
+def test_publish_refuses_a_table_the_catalogue_does_not_open(
+    tmp_path: Path, dbt_manifest: Path
+) -> None:
+    """The catalogue is enforced: a resource changed to 不予开放 is refused by publish, and
+    nothing of the release is written."""
+    paths = Paths(tmp_path / "data").ensure()
+    make_warehouse(paths.warehouse)
+    (paths.build_dir / "target").mkdir(parents=True)
+    manifest = json.loads(dbt_manifest.read_text(encoding="utf-8"))
+    node = manifest["nodes"]["model.subjectdb.subj_population"]
+    node["config"]["meta"]["catalogue"]["opening_type"] = "不予开放"
+    (paths.build_dir / "target" / "manifest.json").write_text(
+        json.dumps(manifest), encoding="utf-8"
+    )
+    with pytest.raises(PublishError, match="不予开放"):
+        publish(paths, version="1.0.0", threshold=10)
+    assert not (paths.releases / "1.0.0").exists()

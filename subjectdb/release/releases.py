@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 
+from subjectdb.catalogue import CatalogueError, check_release, load_catalogue
 from subjectdb.config import Paths
 from subjectdb.files import fsync_path, replace_atomic, sha256_file, write_text_atomic
 from subjectdb.release import disclosure
@@ -47,7 +48,7 @@ from subjectdb.release.package import (
     write_table,
 )
 from subjectdb.release.reads import check_tables, connect, read_coverage
-from subjectdb.release.specs import PublishError
+from subjectdb.release.specs import TABLES, PublishError
 from subjectdb.release.tables import build_tables
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -139,7 +140,12 @@ def publish(paths: Paths, version: str | None = None, threshold: int = 10) -> Pa
     try:
         demand_cols, fact_cols = check_tables(con, paths)
         build_id = build_id_of(con)
-        docs = ModelDocs.load(find_manifest(paths, build_id))
+        manifest = find_manifest(paths, build_id)
+        docs = ModelDocs.load(manifest)
+        try:  # the resource catalogue decides what may be opened to the public
+            check_release(load_catalogue(manifest), [spec.name for spec in TABLES])
+        except CatalogueError as exc:
+            raise PublishError(str(exc)) from exc
         tables, stats = build_tables(con, threshold, demand_cols, fact_cols)
         coverage = read_coverage(con)
     except disclosure.DisclosureError as exc:
