@@ -22,8 +22,8 @@ from subjectdb.warehouse.dbt_runner import (
     dbt_env,
     dbt_invocation,
     ensure_quarantine_placeholder,
-    hmac_pads,
 )
+from subjectdb.warehouse.keyed_hash import IPAD_ENV, OPAD_ENV, hmac_pads
 
 
 def _landing(paths: Paths, extract: str) -> str:
@@ -92,16 +92,33 @@ def test_keyed_hash_macro_equals_python_hmac(tmp_path: Path) -> None:
     assert rows[99] is None
 
 
-def test_keyed_hash_fails_loudly_without_key(tmp_path: Path) -> None:
+def test_keyed_hash_compiles_to_functions_not_key_material(tmp_path: Path) -> None:
+    """The compiled SQL calls the connection's functions; no pad appears in it."""
     paths = Paths(tmp_path / "data").ensure()
     proc = _dbt(
-        ["compile", "--inline", "select {{ keyed_hash(\"'x'\") }}"],
+        ["compile", "--quiet", "--inline", "select {{ keyed_hash(\"'x'\") }}"], paths, tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ipad, opad = hmac_pads(hmac_key(paths))
+    assert "subjectdb_hmac_ipad()" in proc.stdout and "subjectdb_hmac_opad()" in proc.stdout
+    assert ipad not in proc.stdout.lower() and opad not in proc.stdout.lower()
+
+
+@pytest.mark.parametrize("missing", [IPAD_ENV, OPAD_ENV])
+def test_keyed_hash_fails_loudly_without_key(tmp_path: Path, missing: str) -> None:
+    """Without the pads in dbt's environment the query fails, naming the variable only."""
+    paths = Paths(tmp_path / "data").ensure()
+    ensure_quarantine_placeholder(paths)
+    proc = _dbt(
+        ["show", "--inline", "select {{ keyed_hash(\"'x'\") }} as h"],
         paths,
         tmp_path,
-        SUBJECTDB_HMAC_IPAD="",
+        **{missing: "abc"},
     )
+    out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "hmac_ipad_hex" in proc.stdout + proc.stderr
+    assert f"${missing} must hold a 64-byte HMAC pad" in out
+    assert "got 3 characters" in out
 
 
 def test_staging_drops_exactly_the_quarantined_rows(built: Paths) -> None:
@@ -166,7 +183,7 @@ def test_hmac_env_is_not_passed_to_dbt(tmp_path: Path) -> None:
     os.environ.setdefault("SUBJECTDB_HMAC_KEY", "test-key-not-secret")
     env = dbt_env(paths, tmp_path / "x.duckdb")
     assert "SUBJECTDB_HMAC_KEY" not in env
-    assert env["SUBJECTDB_HMAC_IPAD"] == hmac_pads(hmac_key(paths))[0]
+    assert env[IPAD_ENV] == hmac_pads(hmac_key(paths))[0]
 
 
 def test_dbt_unit_tests_pass(built: Paths, tmp_path: Path) -> None:
