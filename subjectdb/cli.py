@@ -157,6 +157,29 @@ def build(
         raise typer.Exit(1)
 
 
+@app.command("rotate-key")
+def rotate_key(data_dir: DataDir = None) -> None:
+    """Re-key the warehouse with a new HMAC key (full rebuild; snapshot history re-keyed).
+
+    The current key comes from $SUBJECTDB_HMAC_KEY (or data/secrets/hmac.key), the new one
+    from $SUBJECTDB_HMAC_NEW_KEY: with the key in the environment run
+    `SUBJECTDB_HMAC_KEY=<current> SUBJECTDB_HMAC_NEW_KEY=<new> subjectdb rotate-key`, then
+    make $SUBJECTDB_HMAC_KEY the new key. With the local key file a new random key is drawn
+    (unless $SUBJECTDB_HMAC_NEW_KEY is set) and stored once the new warehouse is served."""
+    from subjectdb.warehouse import build as builder
+    from subjectdb.warehouse import rotate
+
+    try:
+        rotation = rotate.rotate_key(get_paths(data_dir), show_progress=True)
+    except builder.BuildError as exc:
+        _fail(str(exc))
+    except builder.BuildInterrupted as exc:
+        _fail(f"rotate-key {exc}: served warehouse and key unchanged", 128 + exc.signum)
+    console.print(builder.Summary(rotation.summary()))
+    if not rotation.ok:
+        raise typer.Exit(1)
+
+
 @app.command()
 def clean(
     data_dir: DataDir = None,

@@ -1,5 +1,5 @@
 """Builds under attack and under routine repetition: a killed build leaves no key material and
-takes its dbt with it; builds are serialised; nothing new is a no-op;
+takes its dbt with it; builds are serialised; nothing new is a no-op; the key can be rotated;
 clean removes scratch, never the served warehouse or landing data.
 
 The attack: a build is killed (SIGKILL of its process group) while dbt hashes identifiers,
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -26,14 +27,17 @@ from conftest import copy_data
 from typer.testing import CliRunner
 
 from subjectdb.cli import app
-from subjectdb.config import HMAC_ENV, PROJECT_DIR, Paths
+from subjectdb.config import HMAC_ENV, PROJECT_DIR, Paths, hmac_key
 from subjectdb.ingest.load import load_paths
-from subjectdb.warehouse import scratch
+from subjectdb.warehouse import rotate, scratch
 from subjectdb.warehouse.build import (
     BUILD_INFO_JSON,
+    NEW_KEY_FILE,
     BuildLocked,
     build,
     current_fingerprints,
+    key_fingerprint,
+    settle_key_file,
     stored_build_info,
     up_to_date,
 )
@@ -327,10 +331,117 @@ def test_clean_removes_scratch_never_served_or_landing(built: Paths, tmp_path: P
         assert con.execute("select count(*) from marts.fct_service_cases").fetchone()[0] > 0  # type: ignore[index]
 
 
-@pytest.mark.parametrize("command", ["build", "clean"])
+@pytest.mark.parametrize("command", ["build", "clean", "rotate-key"])
 def test_commands_refuse_a_missing_data_folder(tmp_path: Path, command: str) -> None:
     missing = tmp_path / "typo"
     outcome = runner.invoke(app, [command, "--data-dir", str(missing)])
     assert outcome.exit_code == 1
     assert f"no data folder at {missing}" in " ".join(outcome.output.split())
     assert not missing.exists()
+
+
+def test_rotate_key_needs_a_warehouse(tmp_path: Path) -> None:
+    paths = Paths(tmp_path / "data").ensure()
+    outcome = runner.invoke(app, ["rotate-key", "--data-dir", str(paths.root)])
+    assert outcome.exit_code == 1 and "no warehouse at" in outcome.output
+
+
+def _hmac(key: str, value: str) -> str:
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def test_rotate_key_rekeys_the_warehouse(
+    built: Paths,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    paths = copy_data(built, tmp_path / "data")
+    old_key, new_key = hmac_key(paths), "rotated-" + secrets.token_urlsafe(16)
+    landed = (
+        f"read_parquet('{paths.landing}/{{}}/*/*.parquet', hive_partitioning = false, "
+        "union_by_name = true)"
+    )
+    snapshot_sql = "select enterprise_key, updated_at, dbt_scd_id from snapshots.snap_enterprises"
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        before = con.execute(snapshot_sql).fetchall()
+        history = con.execute("select count(*) from main.build_info").fetchone()[0]  # type: ignore[index]
+    (paths.build_dir / "warehouse.20260101T000000Z-aaaaaa.duckdb").write_bytes(b"old")
+    # the new key must be given when the current one comes from the environment
+    outcome = runner.invoke(app, ["rotate-key", "--data-dir", str(paths.root)])
+    assert outcome.exit_code == 1 and "SUBJECTDB_HMAC_NEW_KEY" in outcome.output
+    monkeypatch.setenv(rotate.NEW_KEY_ENV, old_key)
+    with pytest.raises(rotate.RotateError, match="equals the current one"):
+        rotate.rotate_key(paths)
+
+    monkeypatch.setenv(rotate.NEW_KEY_ENV, new_key)
+    rotation = rotate.rotate_key(paths)
+    assert rotation.ok, rotation.summary()
+    assert rotation.result.full_refresh
+    assert rotation.snapshot_rows == len(before) > 0
+    assert stored_build_info(paths.warehouse)["key_fingerprint"] == key_fingerprint(paths, new_key)
+    assert not scratch.failed_copies(paths)
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        ids = con.execute(
+            f"""
+            select distinct upper(trim(l.applicant_id)), f.applicant_key
+            from {landed.format("cases")} as l
+            join marts.fct_service_cases as f
+                on f.case_id = trim(l.case_id) and f._batch_id = l._batch_id
+                and f.updated_at = l.updated_at
+            using sample 100 rows (reservoir, 3)
+            """
+        ).fetchall()
+        codes = [
+            r[0]
+            for r in con.execute(
+                f"select distinct upper(trim(credit_code)) from {landed.format('enterprises')} "
+                "where credit_code is not null"
+            ).fetchall()
+        ]
+        after = con.execute(snapshot_sql).fetchall()
+        assert con.execute("select count(*) from main.build_info").fetchone()[0] == history + 1  # type: ignore[index]
+    assert len(ids) > 20
+    assert all(k == _hmac(new_key, i) for i, k in ids)
+    # the snapshot history, re-keyed: the same versions under the new pseudonyms, with the
+    # scd ids dbt computes from them
+    old_to_new = {_hmac(old_key, c): _hmac(new_key, c) for c in codes}
+    assert sorted((k, t) for k, t, _ in after) == sorted((old_to_new[k], t) for k, t, _ in before)
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        wrong_scd = con.execute(
+            "select count(*) from snapshots.snap_enterprises "
+            "where dbt_scd_id <> md5(enterprise_key || '|' || cast(updated_at as varchar))"
+        ).fetchone()[0]  # type: ignore[index]
+    assert wrong_scd == 0
+    assert {scd for *_, scd in after}.isdisjoint(scd for *_, scd in before)
+    # a build with the old key is refused, not mixed in; with the new key it is up to date
+    refused = build(paths)
+    assert not refused.ok and refused.failed_steps[0].name == "key"
+    assert "rotate-key" in refused.summary()
+    monkeypatch.setenv(HMAC_ENV, new_key)
+    again = build(paths)
+    assert again.ok and again.up_to_date, again.summary()
+
+
+def test_an_interrupted_local_key_rotation_is_settled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the key in data/secrets, a rotation's new key replaces the old one only once a
+    warehouse built with it is served."""
+    monkeypatch.delenv(HMAC_ENV, raising=False)
+    paths = Paths(tmp_path / "data").ensure()
+    old = hmac_key(paths)  # draws the local key file
+    pending = paths.secrets / NEW_KEY_FILE
+    for served_key, expect in (("other", old), ("new-key", "new-key")):
+        with duckdb.connect(str(paths.warehouse)) as con:
+            con.execute(
+                "create or replace table main.build_info "
+                "(built_at timestamp, key_fingerprint varchar)"
+            )
+            con.execute(
+                "insert into main.build_info values (now(), ?)",
+                [key_fingerprint(paths, served_key)],
+            )
+        pending.write_text("new-key")
+        settle_key_file(paths)
+        assert not pending.exists()
+        assert hmac_key(paths) == expect
