@@ -58,6 +58,31 @@ def test_hmac_pads_reproduce_rfc2104(key: str) -> None:
         assert outer == hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
 
 
+def test_hmac_functions_run_once_per_query_not_per_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB folds the argument-less pad functions to constants: the Python behind them runs
+    once per query, whatever the row count, so the hash stays native and vectorised."""
+    from subjectdb.warehouse import keyed_hash
+
+    key = "fold-test-key"
+    ipad, opad = hmac_pads(key)
+    monkeypatch.setenv(IPAD_ENV, ipad)
+    monkeypatch.setenv(OPAD_ENV, opad)
+    calls: list[str] = []
+    real = keyed_hash.pad_from_env
+    monkeypatch.setattr(keyed_hash, "pad_from_env", lambda name: calls.append(name) or real(name))
+    with duckdb.connect(config={"threads": 2}) as con:
+        keyed_hash.register_hmac_functions(con)
+        rows = con.execute(
+            "select cast(i as varchar) as v, sha256(subjectdb_hmac_opad() || unhex(sha256("
+            "subjectdb_hmac_ipad() || encode(cast(i as varchar))))) as h from range(300000) r(i) "
+            "order by i"
+        ).fetchall()
+    assert len(rows) == 300_000
+    assert sorted(calls) == [IPAD_ENV, OPAD_ENV]
+    for v, h in rows[::50_000]:
+        assert h == hmac.new(key.encode(), v.encode(), hashlib.sha256).hexdigest()
+
+
 def test_hmac_pads_reject_empty_key() -> None:
     with pytest.raises(ValueError, match="empty"):
         hmac_pads("")

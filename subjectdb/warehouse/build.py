@@ -605,7 +605,7 @@ def _build(
     except BaseException as exc:  # interrupted (SIGTERM, Ctrl-C) or crashed: leave no scratch
         for stale in (new_file, Path(f"{new_file}.wal")):
             stale.unlink(missing_ok=True)
-        result.steps.append(Step("interrupted", FAILED, 0.0, f"{type(exc).__name__}: {exc}"))
+        result.steps.append(Step("stopped", FAILED, 0.0, f"{type(exc).__name__}: {exc}"))
         raise
     finally:
         dbt_output = result.dbt.output if result.dbt else ""
