@@ -128,18 +128,83 @@ def build(
     full_refresh: Annotated[
         bool, typer.Option(help="Rebuild incremental models from scratch.")
     ] = False,
+    keep_failed: Annotated[
+        int | None,
+        typer.Option(
+            help="Failed build copies to keep for inspection "
+            "(default $SUBJECTDB_KEEP_FAILED_BUILDS or 1)."
+        ),
+    ] = None,
 ) -> None:
-    """Raw suites → dbt build into a new file → gates → swap in the served warehouse."""
+    """Raw suites → dbt build into a new file → gates → swap in the served warehouse.
+
+    Says "up to date" and changes nothing when nothing is new since the served build."""
     from subjectdb.release.checks import RELEASE_GATES
     from subjectdb.warehouse import build as builder
 
-    paths = get_paths(data_dir).ensure()
-    result = builder.build(
-        paths, full_refresh=full_refresh, show_progress=True, extra_gates=RELEASE_GATES
-    )
+    paths = get_paths(data_dir)
+    try:
+        result = builder.build(
+            paths,
+            full_refresh=full_refresh,
+            show_progress=True,
+            keep=keep_failed,
+            extra_gates=RELEASE_GATES,
+        )
+    except builder.BuildError as exc:
+        _fail(str(exc))
+    except builder.BuildInterrupted as exc:
+        _fail(f"build {exc}: dbt stopped, served warehouse unchanged", 128 + exc.signum)
+    except KeyboardInterrupt:
+        _fail("build interrupted: dbt stopped, served warehouse unchanged", 130)
     console.print(result.summary())
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command("rotate-key")
+def rotate_key(data_dir: DataDir = None) -> None:
+    """Re-key the warehouse with a new HMAC key (full rebuild; snapshot history re-keyed).
+
+    The current key comes from $SUBJECTDB_HMAC_KEY (or data/secrets/hmac.key), the new one
+    from $SUBJECTDB_HMAC_NEW_KEY: with the key in the environment run
+    `SUBJECTDB_HMAC_KEY=<current> SUBJECTDB_HMAC_NEW_KEY=<new> subjectdb rotate-key`, then
+    make $SUBJECTDB_HMAC_KEY the new key. With the local key file a new random key is drawn
+    (unless $SUBJECTDB_HMAC_NEW_KEY is set) and stored once the new warehouse is served."""
+    from subjectdb.release.checks import RELEASE_GATES
+    from subjectdb.warehouse import build as builder
+    from subjectdb.warehouse import rotate
+
+    try:
+        rotation = rotate.rotate_key(
+            get_paths(data_dir), show_progress=True, extra_gates=RELEASE_GATES
+        )
+    except builder.BuildError as exc:
+        _fail(str(exc))
+    except builder.BuildInterrupted as exc:
+        _fail(f"rotate-key {exc}: served warehouse and key unchanged", 128 + exc.signum)
+    console.print(builder.Summary(rotation.summary()))
+    if not rotation.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def clean(
+    data_dir: DataDir = None,
+    keep_failed: Annotated[int, typer.Option(help="Newest failed build copies to keep.")] = 0,
+    logs: Annotated[bool, typer.Option("--logs", help="Remove build logs too.")] = False,
+) -> None:
+    """Remove build scratch: failed build copies, dbt folders, spill and temporary files.
+
+    Never touches the served warehouse, landing, quarantine, secrets, validation or releases."""
+    from subjectdb.warehouse import build as builder
+    from subjectdb.warehouse import scratch
+
+    try:
+        report = scratch.clean(get_paths(data_dir), keep_copies=keep_failed, logs=logs)
+    except builder.BuildError as exc:
+        _fail(str(exc))
+    console.print(builder.Summary(report.summary()))
 
 
 @app.command()
