@@ -553,10 +553,10 @@ def build(
     build ends sooner but reports only the first failures. ``extra_gates`` run after the
     warehouse gates (a later stage's, e.g. ``subjectdb.release.checks.RELEASE_GATES``).
     ``keep``: failed copies to keep (default :func:`.scratch.keep_failed`). ``key``: the HMAC
-    key (default: the data folder's). ``prepare(new_file)`` writes the starting file instead
-    of a copy of the served warehouse (``rotate-key``); such a build always runs. Raises :class:`BuildError` when the
-    data folder does not exist, :class:`BuildLocked` when another build holds it, and
-    :class:`BuildInterrupted` on SIGTERM (after cleaning up).
+    key (default: the data folder's). ``prepare(new_file)`` writes the starting file instead of
+    a copy of the served warehouse (``rotate-key``); such a build always runs. Raises
+    :class:`BuildError` when the data folder does not exist, :class:`BuildLocked` when another
+    build holds it, and :class:`BuildInterrupted` on SIGTERM (after cleaning up).
     """
     require_data_folder(paths)
     keep = keep_failed(keep)
