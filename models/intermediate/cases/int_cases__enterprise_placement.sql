@@ -5,17 +5,19 @@
     latest state changed in this run and every case of the enterprises whose register versions
     changed in this run; a case is stamped as changed in this run (_changed_invocation_id) only
     when its state changed or its placement did, so a new register row that only ends the
-    validity of the previous version does not mark the enterprise's older cases. The pre-hook
-    first deletes the rows of the cases whose state changed in this run (a case is never left
-    behind by a change of applicant type); delete+insert on case_id replaces the rest.
+    validity of the previous version does not mark the enterprise's older cases. Strategy
+    replace_keys on case_id, also replacing every case whose state changed in this run (a case
+    is never left behind by a change of applicant type).
 -#}
 {{
     config(
         materialized='incremental',
+        incremental_strategy='replace_keys',
         unique_key='case_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        pre_hook="{% if is_incremental() %}delete from {{ this }} where case_id in (select case_id from {{ ref('int_cases__latest') }} where {{ changed_in_this_run() }}){% endif %}"
+        replace_also=[
+            {'column': 'case_id', 'in': 'int_cases__latest', 'where': '__changed_in_this_run__'},
+        ],
+        on_schema_change='fail'
     )
 }}
 

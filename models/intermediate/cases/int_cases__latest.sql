@@ -13,7 +13,7 @@
     config(
         materialized='incremental',
         unique_key='case_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_keys',
         on_schema_change='append_new_columns'
     )
 }}

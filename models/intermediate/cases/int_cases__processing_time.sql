@@ -6,15 +6,19 @@
     index(completed date) - index(accepted date): two equality joins, no range join per case.
     Dates outside the calendar seed fail the in_calendar tests on this model (never counted as
     plain weekdays).
-    Incremental: a build first deletes the stored rows of the cases whose latest state changed
-    in this run (pre-hook; a case may no longer be completed) and appends those cases' rows.
+    Incremental (strategy replace_keys on case_id): a build computes the cases whose latest
+    state changed in this run and replaces their rows; such a case that is no longer completed
+    loses its row (replace_also).
 -#}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='append_new_columns',
-        pre_hook="{% if is_incremental() %}delete from {{ this }} where case_id in (select case_id from {{ ref('int_cases__latest') }} where {{ changed_in_this_run() }}){% endif %}"
+        incremental_strategy='replace_keys',
+        unique_key='case_id',
+        replace_also=[
+            {'column': 'case_id', 'in': 'int_cases__latest', 'where': '__changed_in_this_run__'},
+        ],
+        on_schema_change='append_new_columns'
     )
 }}
 

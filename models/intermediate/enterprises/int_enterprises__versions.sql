@@ -5,8 +5,8 @@
     a case submitted before the register's first row still finds its enterprise.
     Incremental by enterprise: a build recomputes every version of the enterprises with
     register rows landed since the previous build (or from batches it has not seen) from all
-    their staged rows, and replaces their stored versions (delete+insert on enterprise_key;
-    every enterprise keeps at least one version, so none is left stale). Rows written by this
+    their staged rows, and replaces their stored versions (strategy replace_keys on
+    enterprise_key; every enterprise keeps at least one version, so none is left stale). Rows written by this
     run carry its id in _changed_invocation_id: the cases of those enterprises are re-placed
     in fct_service_cases.
 -#}
@@ -14,7 +14,7 @@
     config(
         materialized='incremental',
         unique_key='enterprise_key',
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_keys',
         on_schema_change='append_new_columns'
     )
 }}

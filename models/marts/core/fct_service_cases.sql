@@ -3,16 +3,16 @@
     where, through which channel, how it was handled. Natural persons are placed in their
     residence county with age and sex from the resident ID; legal persons in the enterprise's
     registered county (register version valid at submission), age group NA.
-    Incremental (delete+insert on case_id; every case has exactly one row): a build rewrites
-    only the cases whose latest state changed in this run and the legal-person cases whose
-    placement (int_cases__enterprise_placement) changed in this run. A change of a dimension or mapping seed needs
-    `subjectdb build --full-refresh`.
+    Incremental (strategy replace_keys on case_id; every case has exactly one row): a build
+    rewrites only the cases whose latest state changed in this run and the legal-person cases
+    whose placement (int_cases__enterprise_placement) changed in this run. A change of a
+    dimension or mapping seed needs `subjectdb build --full-refresh`.
 -#}
 {{
     config(
         materialized='incremental',
         unique_key='case_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_keys',
         on_schema_change='fail'
     )
 }}

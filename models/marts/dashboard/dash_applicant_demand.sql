@@ -4,7 +4,7 @@
     applicant as a stable number (`applicant_seq`, dash_applicant_ids). Exact distinct-applicant
     counts then run on integers — as a bitmap over 0 … max(applicant_seq) (DuckDB
     bitstring_agg) where a query has few groups — instead of hashing keys. Incremental by month
-    like subj_applicant_demand (strategy subj_replace_periods): a run replaces the changed
+    like subj_applicant_demand (strategy replace_keys by month): a run replaces the changed
     months only; ids and numbers never change meaning, so the stored months stay valid (all
     stored months are rewritten when their `_numbering_id` says they were written with
     another numbering: dash_applicant_ids or dash_codes was rebuilt from scratch since, e.g. by
@@ -15,9 +15,10 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='subj_replace_periods',
+        incremental_strategy='replace_keys',
         unique_key='month',
-        subj_insert_order='month, county_id',
+        replace_also=changed_periods_replaced('month'),
+        insert_order='month, county_id',
         on_schema_change='append_new_columns'
     )
 }}
@@ -69,7 +70,7 @@ source as (
 
     select *
     from {{ ref('subj_applicant_demand') }}
-    where {{ subj_in_changed_periods('month') }}
+    where {{ in_changed_periods('month') }}
     {%- if is_incremental() %}
         or month in (select renumbered_months.month from renumbered_months)
     {%- endif %}

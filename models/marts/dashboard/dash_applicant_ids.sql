@@ -22,7 +22,7 @@ with source as (
 
     select distinct applicant_key
     from {{ ref('subj_applicant_demand') }}
-    where {{ subj_in_changed_periods('month') }}
+    where {{ in_changed_periods('month') }}
 
 ),
 

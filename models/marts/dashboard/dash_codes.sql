@@ -23,7 +23,7 @@ with source as (
 
     select *
     from {{ ref('subj_applicant_demand') }}
-    where {{ subj_in_changed_periods('month') }}
+    where {{ in_changed_periods('month') }}
 
 ),
 
