@@ -73,7 +73,8 @@
                 ~ entry) }}
         {%- endif -%}
         {%- set kind = kinds[0] -%}
-        {%- set where = entry.get('where') | replace('__changed_in_this_run__', changed_in_this_run())
+        {%- set where = entry.get('where')
+            | replace('__changed_in_this_run__', changed_in_this_run())
             if entry.get('where') else none -%}
         {%- set rows -%}
             from {{ ref(entry[kind]) }}{% if where %} where {{ where }}{% endif %}

@@ -25,8 +25,10 @@ with cases as (
 
     select case_id, applicant_key, submitted_at, _changed_invocation_id
     from {{ ref('int_cases__latest') }}
+    -- sqlfluff measures the incremental branch one level too shallow
+    -- noqa: disable=LT02
     where applicant_type = 'enterprise'
-    {% if is_incremental() -%}
+        {%- if is_incremental() %}
         and (
             {{ changed_in_this_run() }}
             or applicant_key in (
@@ -34,7 +36,8 @@ with cases as (
                 where {{ changed_in_this_run() }}
             )
         )
-    {%- endif %}
+        {%- endif %}
+    -- noqa: enable=LT02
 
 ),
 
@@ -51,6 +54,8 @@ enterprise_versions as (
 
 ),
 
+-- noqa: disable=ST03
+-- (read by final, which sqlfluff cannot parse)
 placed as (
 
     select
@@ -61,14 +66,20 @@ placed as (
         enterprise_versions.size_class
     from cases
     left join enterprise_versions
-        on enterprise_versions.enterprise_key = cases.applicant_key
-        and (enterprise_versions.valid_from is null
-            or cases.submitted_at >= enterprise_versions.valid_from)
-        and (enterprise_versions.valid_to is null
-            or cases.submitted_at < enterprise_versions.valid_to)
+        on cases.applicant_key = enterprise_versions.enterprise_key
+        and (
+            enterprise_versions.valid_from is null
+            or cases.submitted_at >= enterprise_versions.valid_from
+        )
+        and (
+            enterprise_versions.valid_to is null
+            or cases.submitted_at < enterprise_versions.valid_to
+        )
 
 ),
 
+-- noqa: disable=PRS,LT02
+-- (sqlfluff's duckdb dialect does not parse `is distinct from`)
 final as (
 
     select
@@ -76,7 +87,7 @@ final as (
         placed.enterprise_region_code,
         placed.industry_section,
         placed.size_class,
-        {% if is_incremental() -%}
+        {%- if is_incremental() %}
         case
             when {{ changed_in_this_run('placed.case_changed_invocation_id') }}
                 or stored.case_id is null
@@ -86,15 +97,16 @@ final as (
                 then {{ this_run_id() }}
             else stored._changed_invocation_id
         end as _changed_invocation_id
-        {%- else -%}
+        {%- else %}
         {{ this_run_id() }} as _changed_invocation_id
         {%- endif %}
     from placed
-    {% if is_incremental() -%}
+    {%- if is_incremental() %}
     left join {{ this }} as stored
-        on stored.case_id = placed.case_id
+        on placed.case_id = stored.case_id
     {%- endif %}
 
 )
 
+-- noqa: enable=PRS,LT02,ST03
 select * from final

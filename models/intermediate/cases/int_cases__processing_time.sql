@@ -39,11 +39,11 @@ source as (
     select cases.case_id, cases.accepted_at, cases.completed_at
     from {{ ref('int_cases__latest') }} as cases
     inner join {{ ref('ref_case_statuses') }} as statuses
-        on statuses.status_code = cases.status_code
+        on cases.status_code = statuses.status_code
     where cast(statuses.is_completed as {{ dbt.type_boolean() }})
         and cases.accepted_at is not null
         and cases.completed_at is not null
-        {% if is_incremental() -%}
+        {%- if is_incremental() %}
         and {{ changed_in_this_run('cases._changed_invocation_id') }}
         {%- endif %}
 
@@ -70,9 +70,9 @@ final as (
         {{ this_run_id() }} as _changed_invocation_id
     from renamed
     left join calendar as accepted_day
-        on accepted_day.calendar_date = renamed.accepted_date
+        on renamed.accepted_date = accepted_day.calendar_date
     left join calendar as completed_day
-        on completed_day.calendar_date = renamed.completed_date
+        on renamed.completed_date = completed_day.calendar_date
 
 )
 

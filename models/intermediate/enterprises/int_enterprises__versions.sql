@@ -30,10 +30,14 @@ changed_enterprises as (
 
     select distinct enterprise_key
     from staged
-    where _loaded_at > (select max({{ stored_column_or_null('_loaded_at', 'timestamp') }}) from {{ this }})
+    where _loaded_at > (
+            select max({{ stored_column_or_null('_loaded_at', 'timestamp') }}) from {{ this }}
+        )
         or _batch_id not in (select distinct _batch_id from {{ this }})
         -- a warehouse built before _loaded_at was kept here: recompute every enterprise once
-        or (select max({{ stored_column_or_null('_loaded_at', 'timestamp') }}) from {{ this }}) is null
+        or (
+            select max({{ stored_column_or_null('_loaded_at', 'timestamp') }}) from {{ this }}
+        ) is null
 
 ),
 {% endif %}
@@ -52,8 +56,8 @@ deduplicated as (
     select
         source.*,
         row_number() over (
-            partition by enterprise_key, updated_at
-            order by _batch_id desc, _source_row desc
+            partition by source.enterprise_key, source.updated_at
+            order by source._batch_id desc, source._source_row desc
         ) as duplicate_rank
     from source
 

@@ -42,12 +42,20 @@ codes as (
 numbering as (
 
     select
-        coalesce((select max(applicants._changed_invocation_id) from applicants
-                  where applicants.applicant_seq = 0), '')
+        coalesce((
+            select max(applicants._changed_invocation_id) from applicants
+            where applicants.applicant_seq = 0
+        ), '')
         || '/'
-        || coalesce((select min(codes._changed_invocation_id) from codes where codes.code_id = 1), '')
+        || coalesce((
+            select min(codes._changed_invocation_id) from codes
+            where codes.code_id = 1
+        ), '')
         || '/'
-        || coalesce((select max(codes._changed_invocation_id) from codes where codes.code_id = 1), '')
+        || coalesce((
+            select max(codes._changed_invocation_id) from codes
+            where codes.code_id = 1
+        ), '')
             as numbering_id
 
 ),
@@ -71,9 +79,9 @@ source as (
     select *
     from {{ ref('subj_applicant_demand') }}
     where {{ in_changed_periods('month') }}
-    {%- if is_incremental() %}
+        {%- if is_incremental() %}
         or month in (select renumbered_months.month from renumbered_months)
-    {%- endif %}
+        {%- endif %}
 
 ),
 
@@ -97,7 +105,7 @@ renamed as (
         cast(numbering.numbering_id as {{ dbt.type_string() }}) as _numbering_id
     from source
     cross join numbering
-    left join applicants on applicants.applicant_key = source.applicant_key
+    left join applicants on source.applicant_key = applicants.applicant_key
     {%- for d in dash_dimensions() %}
     left join codes as {{ d.alias }}
         on {{ d.alias }}.dim = '{{ d.dim }}' and {{ d.alias }}.code = source.{{ d.column }}

@@ -51,11 +51,12 @@ denominator_changed_months as (
         and stored.industry_section = enterprises.industry_section
         and stored.size_class = enterprises.size_class
     where coalesce(stored.active_enterprises, -1) <> coalesce(
-        case
-            when register_years.year is not null then coalesce(enterprises.active_enterprises, 0)
-        end,
-        -1
-    )
+            case
+                when register_years.year is not null
+                    then coalesce(enterprises.active_enterprises, 0)
+            end,
+            -1
+        )
 
 ),
 {% endif %}
@@ -74,7 +75,7 @@ cells as (
         count(distinct applicant_key) as distinct_applicants
     from case_cells
     where {{ in_changed_periods('month') }}
-        {% if is_incremental() -%}
+        {%- if is_incremental() %}
         or month in (select month from denominator_changed_months)
         {%- endif %}
     group by

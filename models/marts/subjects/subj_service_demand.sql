@@ -77,7 +77,7 @@ cells as (
         count(distinct applicant_key) as distinct_applicants
     from case_cells
     where {{ in_changed_periods('month') }}
-        {% if is_incremental() -%}
+        {%- if is_incremental() %}
         or month in (select month from denominator_changed_months)
         {%- endif %}
     group by
