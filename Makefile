@@ -46,9 +46,11 @@ test: install browser-deps
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
+## make lint: ruff, sqlfluff over the dbt SQL (config .sqlfluff), and a dbt parse
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint models macros tests/dbt
 	cd $(CURDIR) && $(BIN)/dbt parse --quiet --profiles-dir $(CURDIR)
 
 bench: install
