@@ -41,12 +41,12 @@ browser-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
-## make test: lint, then the whole test suite (browser tests included)
-test: install browser-deps
-	$(BIN)/ruff check .
+## make test: lint (make lint), then the whole test suite (browser tests included)
+test: lint browser-deps
 	$(BIN)/pytest
 
-## make lint: ruff, sqlfluff over the dbt SQL (config .sqlfluff), and a dbt parse
+## make lint: ruff check and ruff format --check, sqlfluff over the dbt SQL (config .sqlfluff:
+## models, macros, tests/dbt), and a dbt parse
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -17,45 +17,70 @@ deduplicated as (
     select
         source.*,
         row_number() over (
-            partition by person_key, updated_at
-            order by _batch_id desc, _source_row desc
+            partition by source.person_key, source.updated_at
+            order by source._batch_id desc, source._source_row desc
         ) as duplicate_rank
     from source
-    where person_key is not null
+    where source.person_key is not null
 
 ),
 
 versioned as (
 
     select
-        person_key,
-        residence_region_code,
-        status_code,
-        status_date,
-        updated_at,
-        row_number() over (partition by person_key order by updated_at) as version_number,
-        lead(updated_at) over (partition by person_key order by updated_at) as next_updated_at,
-        min(case when status_code = 'deceased' then coalesce(status_date, cast(updated_at as date)) end)
-            over (partition by person_key) as deceased_date
+        deduplicated.person_key,
+        deduplicated.residence_region_code,
+        deduplicated.status_code,
+        deduplicated.status_date,
+        deduplicated.updated_at,
+        row_number() over (
+            partition by deduplicated.person_key order by deduplicated.updated_at
+        ) as version_number,
+        lead(deduplicated.updated_at) over (
+            partition by deduplicated.person_key order by deduplicated.updated_at
+        ) as next_updated_at,
+        min(
+            case
+                when deduplicated.status_code = 'deceased'
+                    then coalesce(deduplicated.status_date, cast(deduplicated.updated_at as date))
+            end
+        ) over (partition by deduplicated.person_key) as deceased_date
     from deduplicated
-    where duplicate_rank = 1
+    where deduplicated.duplicate_rank = 1
+
+),
+
+renamed as (
+
+    select
+        versioned.person_key,
+        versioned.version_number,
+        versioned.next_updated_at as valid_to,
+        versioned.residence_region_code,
+        versioned.status_code,
+        versioned.status_date,
+        versioned.deceased_date,
+        versioned.updated_at,
+        case when versioned.version_number > 1 then versioned.updated_at end as valid_from,
+        versioned.next_updated_at is null as is_current
+    from versioned
 
 ),
 
 final as (
 
     select
-        person_key,
-        version_number,
-        case when version_number > 1 then updated_at end as valid_from,
-        next_updated_at as valid_to,
-        residence_region_code,
-        status_code,
-        status_date,
-        deceased_date,
-        updated_at,
-        next_updated_at is null as is_current
-    from versioned
+        renamed.person_key,
+        renamed.version_number,
+        renamed.valid_from,
+        renamed.valid_to,
+        renamed.residence_region_code,
+        renamed.status_code,
+        renamed.status_date,
+        renamed.deceased_date,
+        renamed.updated_at,
+        renamed.is_current
+    from renamed
 
 )
 

@@ -15,12 +15,17 @@ with case_checks as (
 
 checks as (
 
-    select 'person' as applicant_type, 'person_not_registered' as check_code, 1 as check_order
-    union all select 'person', 'person_deceased', 2
-    union all select 'person', 'person_not_resident', 3
-    union all select 'enterprise', 'enterprise_not_registered', 4
-    union all select 'enterprise', 'enterprise_closed', 5
-    union all select 'enterprise', 'enterprise_other_region', 6
+    -- the checks of each applicant type, in int_verification__case_checks's order
+    select checks.applicant_type, checks.check_code
+    from (
+        values
+        ('person', 'person_not_registered'),
+        ('person', 'person_deceased'),
+        ('person', 'person_not_resident'),
+        ('enterprise', 'enterprise_not_registered'),
+        ('enterprise', 'enterprise_closed'),
+        ('enterprise', 'enterprise_other_region')
+    ) as checks (applicant_type, check_code)
 
 ),
 
@@ -66,12 +71,12 @@ final as (
             as mismatches_per_1000
     from cells
     inner join checks
-        on checks.applicant_type = cells.applicant_type
+        on cells.applicant_type = checks.applicant_type
     left join mismatches
-        on mismatches.dept_name = cells.dept_name
-        and mismatches.item_code = cells.item_code
-        and mismatches.submitted_month = cells.submitted_month
-        and mismatches.check_code = checks.check_code
+        on cells.dept_name = mismatches.dept_name
+        and cells.item_code = mismatches.item_code
+        and cells.submitted_month = mismatches.submitted_month
+        and checks.check_code = mismatches.check_code
 
 )
 
