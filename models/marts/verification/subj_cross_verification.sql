@@ -57,7 +57,7 @@ mismatches as (
 
 ),
 
-final as (
+counted as (
 
     select
         cast(cells.dept_name as {{ dbt.type_string() }}) as dept_name,
@@ -66,9 +66,7 @@ final as (
         cast(cells.applicant_type as {{ dbt.type_string() }}) as applicant_type,
         cast(checks.check_code as {{ dbt.type_string() }}) as check_code,
         cast(cells.cases as {{ dbt.type_bigint() }}) as cases,
-        cast(coalesce(mismatches.mismatches, 0) as {{ dbt.type_bigint() }}) as mismatches,
-        {{ subj_ratio('coalesce(mismatches.mismatches, 0)', 'cells.cases', 1000) }}
-            as mismatches_per_1000
+        cast(coalesce(mismatches.mismatches, 0) as {{ dbt.type_bigint() }}) as mismatches
     from cells
     inner join checks
         on cells.applicant_type = checks.applicant_type
@@ -77,6 +75,21 @@ final as (
         and cells.item_code = mismatches.item_code
         and cells.submitted_month = mismatches.submitted_month
         and checks.check_code = mismatches.check_code
+
+),
+
+final as (
+
+    select
+        counted.dept_name,
+        counted.item_code,
+        counted.submitted_month,
+        counted.applicant_type,
+        counted.check_code,
+        counted.cases,
+        counted.mismatches,
+        {{ subj_metric('mismatches_per_1000', 'counted') }} as mismatches_per_1000
+    from counted
 
 )
 
