@@ -258,6 +258,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "cat.kind_dimension": ("维度表", "Dimension"),
     "cat.kind_verification": ("核验服务", "Verification service"),
     "cat.kind_feedback": ("反馈清单", "Feedback list"),
+    "cat.cycle_daily": ("每日", "daily"),
+    "cat.cycle_monthly": ("每月", "monthly"),
+    "cat.cycle_yearly": ("每年", "yearly"),
+    "cat.cycle_on_change": ("变更时", "on change"),
+    "cat.cycle_on_release": ("随版本发布", "with each release"),
     "cat.table": ("资源清单", "Resources"),
     "cat.fields": ("字段与数据标准", "Fields and data standards"),
     "cat.no_fields": ("该资源未登记字段。", "No fields are documented for this resource."),
@@ -342,8 +347,9 @@ STRINGS: dict[str, tuple[str, str]] = {
         "so over all checks each case is counted once.",
     ),
     "xv.by_department": (
-        "各办理部门核验不一致情况（每千件）",
-        "Mismatches per 1,000 cases by handling department and check",
+        "不一致办件最多的 {n} 个办理部门（按核验项；全部部门及每千件比率见数据表）",
+        "The {n} departments with the most mismatching cases, by check (every department "
+        "and the rates per 1,000 in the data table)",
     ),
     "xv.department": ("办理部门", "Handling department"),
     "xv.department_help": (

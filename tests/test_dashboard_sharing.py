@@ -115,7 +115,7 @@ def test_catalogue_lists_every_release_tables_resource_with_its_types(
         assert table.name in row[col["release_tables"]].split(";")
         assert row[col["title"]] == (entry.title_zh if lang == "zh" else entry.title_en)
         assert row[col["provider"]] == entry.provider
-        assert row[col["update_cycle"]] == entry.update_cycle
+        assert row[col["update_cycle"]] == t(f"cat.cycle_{entry.update_cycle}", lang)
         if lang == "zh":
             assert row[col["sharing_type"]] == entry.sharing_type
             assert row[col["opening_type"]] == entry.opening_type

@@ -13,6 +13,7 @@ import streamlit as st
 from dashboards.common import get_ctx, page_download
 from subjectdb import catalogue as cat
 from subjectdb.config import Paths
+from subjectdb.i18n import STRINGS
 from subjectdb.release import PublishError, find_manifest, served_build_id
 
 ctx = get_ctx()
@@ -47,6 +48,12 @@ def load(build_file: str, warehouse: str, data_root: str) -> cat.Catalogue:
     return cat.load_catalogue(manifest)
 
 
+def cycle(code: str) -> str:
+    """An update cycle in the page's language (one the strings do not name is shown as is)."""
+    key = f"cat.cycle_{code}"
+    return ctx.t(key) if key in STRINGS else code
+
+
 try:
     catalogue = load(ctx.build_id, str(ctx.paths.warehouse), str(ctx.paths.root))
 except cat.CatalogueError as exc:
@@ -72,7 +79,10 @@ chosen = st.multiselect(
     placeholder=ctx.t("f.all"),
 )
 shown = rows[rows["kind"].isin(chosen)] if chosen else rows
-shown = shown.assign(kind=[ctx.t(f"cat.kind_{k}") for k in shown["kind"]])
+shown = shown.assign(
+    kind=[ctx.t(f"cat.kind_{k}") for k in shown["kind"]],
+    update_cycle=[cycle(c) for c in shown["update_cycle"]],
+)
 table = shown.rename(columns={c: ctx.t(f"cat.col.{c}") for c in COLUMNS})
 st.subheader(ctx.t("cat.table"))
 st.dataframe(table, hide_index=True, key="table_catalogue")

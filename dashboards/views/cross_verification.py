@@ -91,7 +91,7 @@ if by_dept.empty:
     st.info(ctx.t("xv.none"))
     st.stop()
 
-st.subheader(ctx.t("xv.by_department"))
+st.subheader(ctx.t("xv.by_department", n=TOP))
 definition()
 per_dept = (
     by_dept.groupby("department", as_index=False)["mismatches"]

@@ -11,6 +11,7 @@ added up. The table has no region, age group or channel: those filters are repor
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from types import MappingProxyType
 
 import pandas as pd
@@ -108,8 +109,8 @@ def cross_verification(
 def feedback_cases(
     wh: Warehouse,
     department: str,
-    month_from: object | None = None,
-    month_to: object | None = None,
+    month_from: date | None = None,
+    month_to: date | None = None,
 ) -> pd.DataFrame:
     """A department's feedback list: its own cases that failed a register check, with the
     item, submission month and check only (no applicant data), in month and case order;
