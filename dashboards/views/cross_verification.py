@@ -15,7 +15,6 @@ from subjectdb.serving import queries
 
 ctx = get_ctx()
 f = ctx.filters
-MODEL = "subj_cross_verification"
 TOP = 20  # departments drawn in the overview chart (all of them are in its table)
 st.title(ctx.t("page.verification"))
 st.caption(ctx.t("xv.intro"))
@@ -58,7 +57,7 @@ def on_feedback_download(department: str, rows: int) -> None:
 
 
 def definition() -> None:
-    show_definition(ctx, MODEL, "mismatches_per_1000")
+    show_definition(ctx, queries.MISMATCH_RATE.model, queries.MISMATCH_RATE.column)
     st.caption(
         f"**{ctx.t('m.mismatches_per_1000')}** — {queries.MISMATCH_RATE.definition(ctx.lang)}"
     )
