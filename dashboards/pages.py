@@ -41,6 +41,9 @@ PAGES: tuple[Page, ...] = (
     Page("enterprises", "page.enterprises", "enterprise-demand"),
     Page("data_quality", "page.quality", "data-quality"),
     Page("open_data", "page.opendata", "open-data-release"),
+    Page("catalogue", "page.catalogue", "resource-catalogue"),
+    Page("api_audit", "page.api_audit", "api-audit"),
+    Page("cross_verification", "page.verification", "cross-verification"),
 )
 DEFAULT = PAGES[0]
 BY_STEM = {p.stem: p for p in PAGES}

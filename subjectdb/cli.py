@@ -267,6 +267,13 @@ def bench(
     data_dir: Annotated[
         Path | None, typer.Option("--data-dir", help="Scratch folder (default benchmarks/work).")
     ] = None,
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated optional stage groups or stages, e.g. sharing (the sharing "
+            "API load); default: every stage but the sharing API load."
+        ),
+    ] = None,
 ) -> None:
     """Time every stage at a size; write benchmarks/results/<size>.json and the README table."""
     from subjectdb import bench as benchmarks
@@ -278,6 +285,7 @@ def bench(
             size=size,
             runs=runs,
             data_dir=data_dir,
+            stages=[s for s in only.split(",") if s] if only else None,
             update_readme=not no_readme,
             progress=lambda msg: console.print(f"[dim]{msg}[/]"),
         )

@@ -46,6 +46,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "page.enterprises": ("企业需求", "Enterprises"),
     "page.quality": ("数据质量", "Data quality"),
     "page.opendata": ("开放数据", "Open data"),
+    "page.catalogue": ("资源目录", "Resource catalogue"),
+    "page.api_audit": ("接口访问审计", "API access audit"),
+    "page.verification": ("交互核验", "Cross-verification"),
     # filters
     "f.period_mode": ("时间范围", "Period"),
     "f.mode_year": ("按年", "Year"),
@@ -128,6 +131,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "d.period_current": ("本期", "This period"),
     "d.period_previous": ("上期", "Previous period"),
     "d.series": ("序列", "Series"),
+    "d.check": ("核验项", "Check"),
     # overview
     "ov.kpis": (
         "关键指标（与上一等长期间相比）",
@@ -235,6 +239,150 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Quarantine and reconciliation come from the load and validation steps; "
         "only counts are shown, never the rows.",
     ),
+    # resource catalogue (政务信息资源目录)
+    "cat.intro": (
+        "政务信息资源目录：每项可共享资源的标识符、名称、提供部门、更新周期、共享类型与开放类型，"
+        "以及字段与数据标准。目录随 dbt 模型维护，开放数据发布与共享接口均按目录执行。",
+        "The government information resource catalogue: identifier, title, providing "
+        "department, update cycle, sharing and opening type, fields and data standards of every "
+        "shareable resource. It is kept with the dbt models; the open-data release and the "
+        "sharing API both enforce it.",
+    ),
+    "cat.source": ("目录来源：{source}", "Catalogue read from: {source}"),
+    "cat.error": ("无法读取资源目录：{error}", "The catalogue cannot be read: {error}"),
+    "cat.resources": ("资源数", "Resources"),
+    "cat.shared": ("可共享（无条件 / 有条件）", "Shareable (unconditional / conditional)"),
+    "cat.opened": ("无条件开放", "Opened unconditionally"),
+    "cat.kind": ("资源类型", "Kind"),
+    "cat.kind_table": ("主题数据表", "Subject table"),
+    "cat.kind_dimension": ("维度表", "Dimension"),
+    "cat.kind_verification": ("核验服务", "Verification service"),
+    "cat.kind_feedback": ("反馈清单", "Feedback list"),
+    "cat.cycle_daily": ("每日", "daily"),
+    "cat.cycle_monthly": ("每月", "monthly"),
+    "cat.cycle_yearly": ("每年", "yearly"),
+    "cat.cycle_on_change": ("变更时", "on change"),
+    "cat.cycle_on_release": ("随版本发布", "with each release"),
+    "cat.table": ("资源清单", "Resources"),
+    "cat.fields": ("字段与数据标准", "Fields and data standards"),
+    "cat.no_fields": ("该资源未登记字段。", "No fields are documented for this resource."),
+    "cat.col.identifier": ("资源标识符", "Identifier"),
+    "cat.col.kind": ("资源类型", "Kind"),
+    "cat.col.model": ("dbt 模型", "dbt model"),
+    "cat.col.title": ("资源名称", "Title"),
+    "cat.col.description": ("资源摘要", "Description"),
+    "cat.col.provider": ("提供部门", "Provider"),
+    "cat.col.update_cycle": ("更新周期", "Update cycle"),
+    "cat.col.sharing_type": ("共享类型", "Sharing type"),
+    "cat.col.departments": ("授权部门", "Departments granted"),
+    "cat.col.purposes": ("授权用途", "Purposes granted"),
+    "cat.col.opening_type": ("开放类型", "Opening type"),
+    "cat.col.release_tables": ("开放数据表", "Open-data tables"),
+    "cat.col.fields": ("字段", "Fields"),
+    "cat.col.name": ("字段名", "Field"),
+    "cat.col.data_type": ("类型", "Type"),
+    "cat.col.standard": ("数据标准", "Standard"),
+    # API access audit (数据访问审计)
+    "aud.intro": (
+        "共享接口的每次调用（含被拒绝的调用）都追加写入审计日志：调用部门、密钥、资源、筛选条件、"
+        "返回行数、状态码与耗时。核验提交的身份证号码只记录其密钥哈希或批次摘要，不记录原文。",
+        "Every call of the sharing API, refused ones included, is appended to the audit log: "
+        "department, key, resource, filters, rows returned, status and duration. Identifiers "
+        "sent for verification are logged only as keyed hashes or a batch digest.",
+    ),
+    "aud.none": (
+        "尚无接口调用记录：{path}。部门使用 `subjectdb api` 提供的接口后，此处显示其调用。",
+        "No API call recorded yet: {path}. Calls appear here once departments use the API "
+        "served by `subjectdb api`.",
+    ),
+    "aud.calls": ("调用次数", "Calls"),
+    "aud.refused": ("被拒绝或出错", "Refused or failed"),
+    "aud.departments": ("调用部门数", "Departments"),
+    "aud.rows": ("返回行数", "Rows returned"),
+    "aud.department": ("调用部门", "Department"),
+    "aud.resource": ("资源", "Resource"),
+    "aud.outcome": ("结果", "Outcome"),
+    "aud.errors": ("拒绝或出错（4xx/5xx）", "Refused or failed (4xx/5xx)"),
+    "aud.anonymous": ("（未认证）", "(unauthenticated)"),
+    "aud.by_department": ("各部门调用次数（按状态码）", "Calls by department and status"),
+    "aud.log": ("调用明细（最新在前）", "Calls, newest first"),
+    "aud.shown": (
+        "显示最新 {shown} 条，共 {total} 条；下载包含全部 {total} 条。",
+        "Showing the newest {shown} of {total} calls; the download holds all {total}.",
+    ),
+    "aud.col.time": ("时间（UTC）", "Time (UTC)"),
+    "aud.col.key_id": ("密钥编号", "Key id"),
+    "aud.col.method": ("方法", "Method"),
+    "aud.col.path": ("路径", "Path"),
+    "aud.col.filters": ("筛选条件", "Filters"),
+    "aud.col.status": ("状态码", "Status"),
+    "aud.col.error": ("错误码", "Error"),
+    "aud.col.duration_ms": ("耗时（毫秒）", "Duration (ms)"),
+    "aud.col.client_address": ("客户端地址", "Client address"),
+    # cross-verification (交互核验)
+    "xv.intro": (
+        "办件数据与人口基础库、法人基础库交互核验：申请人不在人口库、提交前已死亡、提交时非本区县常住；"
+        "企业未登记、提交时已注销或吊销、登记地不在办件区县。按办理部门、事项、月份与核验项统计，"
+        "比率为每千件同类申请人办件中的不一致数。",
+        "The approval data checked against the population and enterprise registers: "
+        "applicant not registered, deceased before submission, not resident in the case's "
+        "county; enterprise not registered, closed at submission, registered in another "
+        "county. Counted by handling department, item, month and check; the rate is "
+        "mismatches per 1,000 cases of the check's applicant type.",
+    ),
+    "xv.restricted": (
+        "有条件共享、不予开放的内部核验结果：办件数不作小单元格抑制，反馈清单仅含办件编号。",
+        "An internal result, shared on conditions and never opened: case counts are not "
+        "suppressed, and feedback lists hold case ids only.",
+    ),
+    "xv.none": ("所选时段内没有核验结果。", "No cross-verification results in the period."),
+    "xv.checked": ("核验办件数", "Cases checked"),
+    "m.mismatches": ("核验不一致办件数", "Mismatching cases"),
+    "m.mismatches_per_1000": ("每千件不一致数", "Mismatches per 1,000 cases"),
+    "xv.rate_definition": (
+        "所选时段内与基础库核验不一致的办件数 ÷ 同类申请人（自然人或法人）办件数 × 1000；"
+        "一件办件至多计入一个核验项，合计各核验项时办件数只计一次。",
+        "Cases failing a register check per 1,000 cases of the check's applicant type "
+        "(natural or legal persons), over the period shown; a case fails at most one check, "
+        "so over all checks each case is counted once.",
+    ),
+    "xv.by_department": (
+        "不一致办件最多的 {n} 个办理部门（按核验项；全部部门及每千件比率见数据表）",
+        "The {n} departments with the most mismatching cases, by check (every department "
+        "and the rates per 1,000 in the data table)",
+    ),
+    "xv.department": ("办理部门", "Handling department"),
+    "xv.department_help": (
+        "默认选中所选时段内不一致办件最多的部门。",
+        "By default the department with the most mismatches in the period.",
+    ),
+    "xv.by_item": ("{dept}：各事项核验不一致情况", "{dept}: mismatches by service item"),
+    "xv.trend": ("{dept}：每千件不一致数按月", "{dept}: mismatches per 1,000 cases by month"),
+    "xv.feedback": ("{dept}：反馈清单", "{dept}: feedback list"),
+    "xv.feedback_note": (
+        "本部门办理、核验不一致的办件编号及核验项（共 {n} 件），供部门自行核查；"
+        "共享接口 `GET /v1/feedback` 提供同一清单。",
+        "The department's own cases that failed a register check, with the check ({n} "
+        "cases), for its own follow-up; the sharing API serves the same list at "
+        "`GET /v1/feedback`.",
+    ),
+    "xv.feedback_empty": (
+        "该部门在所选时段内没有核验不一致的办件。",
+        "No mismatching case of this department in the period.",
+    ),
+    "xv.feedback_download": ("下载反馈清单（CSV）", "Download the feedback list (CSV)"),
+    "xv.detail": (
+        "明细：部门 × 事项 × 月份 × 核验项",
+        "Detail: department × item × month × check",
+    ),
+    "xv.case_id": ("办件编号", "Case id"),
+    "xv.all_checks": ("全部核验项", "All checks"),
+    "xv.person_not_registered": ("申请人不在人口库", "Applicant not in the population register"),
+    "xv.person_deceased": ("提交前已死亡", "Deceased before submission"),
+    "xv.person_not_resident": ("提交时非本区县常住", "Not resident in the case's county"),
+    "xv.enterprise_not_registered": ("企业未登记", "Enterprise not registered"),
+    "xv.enterprise_closed": ("提交时已注销或吊销", "Enterprise closed at submission"),
+    "xv.enterprise_other_region": ("企业登记地不符", "Enterprise registered in another county"),
 }
 
 # the metrics' labels come from their one definition (dbt_project.yml vars.metrics)

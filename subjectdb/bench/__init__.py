@@ -3,7 +3,8 @@
 One command (``subjectdb bench`` / ``make bench`` / ``python -m subjectdb.bench``) generates data
 at a chosen size, runs the whole pipeline stage by stage, times the hand-written DuckDB script
 (``benchmarks/handwritten.sql``) against dbt, measures the dashboard's queries and page-ready
-times, writes ``benchmarks/results/<size>.json`` and rewrites the README's benchmark table.
+times and (when chosen) the sharing API under load, writes ``benchmarks/results/<size>.json``
+and rewrites the README's benchmark table.
 
 The modules, in the order they depend on each other:
 
@@ -35,8 +36,11 @@ from subjectdb.bench.report import (
 )
 from subjectdb.bench.run import run_benchmark
 from subjectdb.bench.spec import (
+    ALL_STAGES,
     COMPARED_TABLES,
+    EXTRA_STAGES,
     PIPELINE,
+    SHARING_LOAD,
     SIZES,
     STAGE_LABELS,
     STAGES,
@@ -46,10 +50,13 @@ from subjectdb.bench.stages import run_stage
 from subjectdb.bench.summary import summarise, targets
 
 __all__ = [
+    "ALL_STAGES",
     "COMPARED_TABLES",
+    "EXTRA_STAGES",
     "MARK_END",
     "MARK_START",
     "PIPELINE",
+    "SHARING_LOAD",
     "SIZES",
     "STAGES",
     "STAGE_LABELS",

@@ -63,6 +63,18 @@ def page_queries(
     whole = replace(f, month_from=bounds[0], month_to=bounds[1])
     year = f.month_to.year
     theme = f.themes[0] if len(f.themes) == 1 else "ALL"
+    picked: dict[str, str] = {}  # the cross-verification page's default department
+
+    def xv_departments(wh: Any) -> Any:
+        r = q.cross_verification(wh, f, ("department", "check"))
+        per = r.data.groupby("department", as_index=False)["mismatches"].sum()
+        per = per.sort_values(["mismatches", "department"], ascending=[False, True])
+        picked["department"] = str(per["department"].iloc[0]) if len(per) else ""
+        return r
+
+    def xv(dims: tuple[str, ...]) -> Callable[[Any], Any]:
+        return lambda wh: q.cross_verification(wh, f, dims, picked["department"])
+
     return {
         "common": [
             ("labels", q.labels),
@@ -104,6 +116,18 @@ def page_queries(
         "enterprises": [
             (f"enterprise_demand({d})", lambda wh, d=d: q.enterprise_demand(wh, f, (d,)))
             for d in ("industry", "size_class", "county")
+        ],
+        "cross_verification": [
+            ("cross_verification()", lambda wh: q.cross_verification(wh, f, ())),
+            ("cross_verification(department,check)", xv_departments),
+            ("cross_verification(dept)", xv(())),
+            ("cross_verification(dept: item,check)", xv(("item", "check"))),
+            ("cross_verification(dept: month,type)", xv(("month", "applicant_type"))),
+            (
+                "feedback_cases(dept)",
+                lambda wh: q.feedback_cases(wh, picked["department"], f.month_from, f.month_to),
+            ),
+            ("cross_verification(dept: item,month,check)", xv(("item", "month", "check"))),
         ],
         "data_quality": [
             (

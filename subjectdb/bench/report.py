@@ -16,6 +16,11 @@ from subjectdb.config import PROJECT_DIR
 RESULTS_DIR = PROJECT_DIR / "benchmarks" / "results"
 README = PROJECT_DIR / "README.md"
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
+SHARING_KINDS = {
+    "catalogue": "catalogue (GET /v1/catalogue)",
+    "aggregate": "filtered aggregate (GET /v1/resources/…?region_code=&year=)",
+    "verify_10k": "10,000 resident IDs verified (POST /v1/verify/resident-id)",
+}
 
 
 def write_result(size: str, payload: dict[str, Any], results_dir: Path | None = None) -> Path:
@@ -87,6 +92,23 @@ def render_table(result: dict[str, Any]) -> str:
         for p, v in pages.items():
             r = f"{ready[p]:.2f}" if p in ready else ""
             lines.append(f"| {p} | {v['p50_ms']:,.0f} | {v['p95_ms']:,.0f} | {r} |")
+    load = result["stages"].get("sharing_api", {}).get("extra", {})
+    if load.get("kinds"):
+        errors = sum(load.get("errors", {}).values())
+        lines += [
+            "",
+            f"Sharing API load: {load['clients']} clients for {load['seconds']:,.0f} s, "
+            f"{load['requests']:,} requests, {load['requests_per_second']:,} requests/s, "
+            f"{errors:,} errors, {load['audited']:,} audited.",
+            "",
+            "| sharing API request | requests | p50 ms | p95 ms | p99 ms |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for kind, v in load["kinds"].items():
+            lines.append(
+                f"| {SHARING_KINDS.get(kind, kind)} | {v['requests']:,} | {v['p50_ms']:,.0f} "
+                f"| {v['p95_ms']:,.0f} | {v['p99_ms']:,.0f} |"
+            )
     return "\n".join(lines) + "\n"
 
 

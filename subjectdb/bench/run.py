@@ -17,6 +17,8 @@ from subjectdb.bench.data import split_batches
 from subjectdb.bench.measure import StageRun, environment, run_in_subprocess
 from subjectdb.bench.report import update_readme_table, write_result
 from subjectdb.bench.spec import (
+    ALL_STAGES,
+    NEEDS,
     OPTIONAL_GROUPS,
     REQUIRED,
     SIZES,
@@ -50,14 +52,17 @@ def _selected(stages: Sequence[str] | None) -> list[str]:
     for s in stages:
         if s in OPTIONAL_GROUPS:
             chosen.update(OPTIONAL_GROUPS[s])
-        elif s in STAGES:
+        elif s in ALL_STAGES:
             chosen.add(s)
         else:
-            names = ", ".join(list(OPTIONAL_GROUPS) + list(STAGES))
+            names = ", ".join(list(OPTIONAL_GROUPS) + list(ALL_STAGES))
             raise BenchmarkError(f"unknown benchmark stage {s!r}: use {names}")
     if "dbt_incremental" in chosen or "load_increment" in chosen:
         chosen.update(OPTIONAL_GROUPS["increment"])
-    return [s for s in STAGES if s in chosen]
+    for stage, needed in NEEDS.items():
+        if stage in chosen:
+            chosen.update(needed)
+    return [s for s in ALL_STAGES if s in chosen]
 
 
 def _drop_loaded_raw(paths: Paths) -> int:
@@ -116,6 +121,8 @@ def _one_run(
         stage("dashboard_queries")
     if "page_ready" in stages:
         stage("page_ready")
+    if "sharing_api" in stages:
+        stage("sharing_api")
     if "load_increment" in stages:
         inc = stage("load_increment")
         stage("raw_suites_increment")
@@ -138,9 +145,12 @@ def run_benchmark(
 
     ``runs`` complete runs, each in a fresh folder ``<data_dir>/run<N>`` (default
     ``benchmarks/work/<size>``); reports medians. ``stages``: optional stage groups to include
-    (``publish``, ``handwritten``, ``dashboard``, ``page_ready``, ``increment``, or stage names;
-    the pipeline up to the gates always runs); ``None`` runs everything. ``update_readme``
-    rewrites the table between the README's bench markers from every results file.
+    (``publish``, ``handwritten``, ``dashboard``, ``page_ready``, ``increment``, ``floor``,
+    ``sharing``, or stage names; the pipeline up to the gates always runs, and a stage brings
+    the stages it reads, :data:`~subjectdb.bench.spec.NEEDS`); ``None`` runs every stage of
+    :data:`~subjectdb.bench.spec.STAGES` (not the sharing API load, run only when chosen).
+    ``update_readme`` rewrites the table between the README's bench markers from every results
+    file.
     ``keep_data`` keeps the last run's data folder (it is removed otherwise). ``drop_raw``
     deletes the bulk raw extracts once loaded, for runs larger than the free disk allows.
     """

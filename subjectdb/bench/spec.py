@@ -38,6 +38,10 @@ STAGES = (
     "raw_suites_increment",
     "dbt_incremental",
 )
+EXTRA_STAGES = ("sharing_api",)
+"""Stages a run includes only when chosen (``--only sharing``): the sharing API load keeps
+the machine busy for a minute (:data:`SHARING_LOAD`), so the default and smoke runs leave it out."""
+ALL_STAGES = STAGES + EXTRA_STAGES
 REQUIRED = ("generate", "load", "raw_suites", "dbt_build", "gates")
 """Stages every run needs (later stages read their output); the others can be left out."""
 OPTIONAL_GROUPS = {
@@ -47,7 +51,14 @@ OPTIONAL_GROUPS = {
     "page_ready": ("page_ready",),
     "increment": ("load_increment", "raw_suites_increment", "dbt_incremental"),
     "floor": ("floor_scan",),
+    "sharing": ("sharing_api",),
 }
+NEEDS = {"sharing_api": ("publish",)}
+"""Stages a chosen stage reads the output of (the API serves the open-data release)."""
+SHARING_LOAD = {"clients": 20, "seconds": 60.0}
+"""The sharing API load of issue 13: 20 concurrent clients on localhost for 60 s, mixing
+catalogue reads, filtered aggregates and 10,000-identifier verifications
+(:mod:`subjectdb.sharing.loadtest`); a stage spec's ``clients`` / ``seconds`` override it."""
 STAGE_LABELS = {
     "generate": "generate raw extracts",
     "floor_scan": "floor: DuckDB reads the same raw CSV as text, nothing else",
@@ -63,10 +74,11 @@ STAGE_LABELS = {
     "load_increment": "load (daily batch)",
     "raw_suites_increment": "raw suites after the daily batch",
     "dbt_incremental": "dbt build (incremental, daily batch)",
+    "sharing_api": "sharing API under load (concurrent clients on localhost; rows = requests)",
 }
 COMPARED_TABLES = ("subj_service_demand", "subj_service_performance")
-NOT_ROWS = ("dashboard_queries", "page_ready")
-"""Stages whose count is query calls or pages, not data rows: no rows per second."""
+NOT_ROWS = ("dashboard_queries", "page_ready", "sharing_api")
+"""Stages whose count is query calls, pages or requests, not data rows: no rows per second."""
 
 
 class BenchmarkError(RuntimeError):

@@ -1,6 +1,6 @@
 """The stages a child process runs (``python -m subjectdb.bench --stage NAME SPEC``): generate,
-load, the floor scan, the raw suites, dbt, the gates and publish, with the hand-written and
-dashboard stages, by name; and the child's report of one stage."""
+load, the floor scan, the raw suites, dbt, the gates and publish, with the hand-written,
+dashboard and sharing API stages, by name; and the child's report of one stage."""
 
 from __future__ import annotations
 
@@ -14,7 +14,14 @@ from subjectdb.bench.dashboard import dashboard_queries_stage, page_ready_stage
 from subjectdb.bench.data import hold_back_last_day, landed_rows, split_batches, subject_rows
 from subjectdb.bench.handwritten import handwritten_stage
 from subjectdb.bench.measure import Outcome, clock, peak_rss_mib, stage_paths
-from subjectdb.bench.spec import COMPARED_TABLES, GENERATOR, SIZES, SMOKE_BATCHES, BenchmarkError
+from subjectdb.bench.spec import (
+    COMPARED_TABLES,
+    GENERATOR,
+    SHARING_LOAD,
+    SIZES,
+    SMOKE_BATCHES,
+    BenchmarkError,
+)
 from subjectdb.config import EXTRACTS, duckdb_connect
 
 
@@ -272,6 +279,21 @@ def _publish(spec: dict[str, Any]) -> Outcome:
     )
 
 
+def _sharing_api(spec: dict[str, Any]) -> Outcome:
+    """The sharing API under load (:func:`subjectdb.sharing.loadtest.run`): ``subjectdb api``
+    in its own process over the published release and the served warehouse, concurrent
+    clients mixing catalogue reads, filtered aggregates and 10,000-identifier verifications.
+    Seconds: the whole stage (keys, server start, the load); rows: requests sent. Errors and
+    unaudited requests are reported (the targets say met or missed), not raised."""
+    from subjectdb.sharing.loadtest import run as load
+
+    paths = stage_paths(spec)
+    clients = int(spec.get("clients", SHARING_LOAD["clients"]))
+    seconds = float(spec.get("seconds", SHARING_LOAD["seconds"]))
+    elapsed, result = clock(lambda: load(paths, clients=clients, seconds=seconds))
+    return Outcome(elapsed, int(result["requests"]), result)
+
+
 CHILD_STAGES: dict[str, Callable[[dict[str, Any]], Outcome]] = {
     "generate": _generate,
     "load": lambda s: _load(s, increment=False),
@@ -287,6 +309,7 @@ CHILD_STAGES: dict[str, Callable[[dict[str, Any]], Outcome]] = {
     "floor_scan": _floor_scan,
     "raw_suites_increment": _raw_suites,
     "dbt_incremental": _dbt_incremental,
+    "sharing_api": _sharing_api,
 }
 
 

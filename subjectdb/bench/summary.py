@@ -140,6 +140,7 @@ def targets(size: str, s: dict[str, Any], d: dict[str, Any]) -> list[dict[str, A
         lambda v: v <= 2.5,
         f"not measured: {ready['not_measured']}" if "not_measured" in ready else None,
     )
+    out += _sharing_targets(s.get("sharing_api"))
     rows = []
     for t in out:
         applies = t.applies_to in ("all", size)
@@ -159,3 +160,39 @@ def targets(size: str, s: dict[str, Any], d: dict[str, Any]) -> list[dict[str, A
             }
         )
     return rows
+
+
+def _sharing_targets(stage: dict[str, Any] | None) -> list[Target]:
+    """The sharing API load's targets (issue 13), when the stage ran: p95 of a filtered
+    aggregate and of a 10,000-identifier verification under the load, and no error with every
+    request audited."""
+    if stage is None:
+        return []
+    load = stage.get("extra", {})
+    kinds = load.get("kinds", {})
+    clients = f"{load.get('clients')} clients"
+    out = []
+    for kind, name, limit_ms in (
+        ("aggregate", "sharing API filtered aggregate p95", 100),
+        ("verify_10k", "sharing API 10,000-identifier verification p95", 1000),
+    ):
+        p95 = kinds.get(kind, {}).get("p95_ms")
+        limit = f"≤ {limit_ms:,} ms"
+        if p95 is None:
+            out.append(Target(f"{name} ({clients})", limit, "10m", "not measured", None))
+        else:
+            out.append(
+                Target(f"{name} ({clients})", limit, "10m", f"{p95:,.0f} ms", p95 <= limit_ms)
+            )
+    errors = sum(load.get("errors", {}).values())
+    requests, audited = load.get("requests", 0), load.get("audited", 0)
+    out.append(
+        Target(
+            "sharing API under load: no error, every request audited",
+            "0 errors, all audited",
+            "all",
+            f"{errors:,} errors, {audited:,} of {requests:,} requests audited",
+            errors == 0 and bool(load.get("every_request_audited")) and requests > 0,
+        )
+    )
+    return out

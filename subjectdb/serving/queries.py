@@ -14,7 +14,9 @@ All SQL the dashboard runs lives in this package, one module per concern, re-exp
   :mod:`~subjectdb.serving.population`, :mod:`~subjectdb.serving.performance`,
   :mod:`~subjectdb.serving.items`, :mod:`~subjectdb.serving.enterprises` — one page's
   questions each;
-- :mod:`~subjectdb.serving.data_quality` — the data-quality files (quarantine, validation).
+- :mod:`~subjectdb.serving.data_quality` — the data-quality files (quarantine, validation);
+- :mod:`~subjectdb.serving.verification` — cross-verification against the registers and a
+  department's feedback list.
 
 Filter values never enter SQL text: they are bound as parameters; only fixed column names are
 composed into statements. Rates and shares are the metrics of :mod:`subjectdb.metrics`.
@@ -42,22 +44,36 @@ from subjectdb.serving.performance import (
 from subjectdb.serving.population import population_pyramid
 from subjectdb.serving.standardised import standardised, standardised_years
 from subjectdb.serving.suppression import THRESHOLD, suppress
+from subjectdb.serving.verification import (
+    CHECK_ORDER,
+    CHECKS,
+    MISMATCH_RATE,
+    XV_DIMS,
+    cross_verification,
+    feedback_cases,
+)
 
 __all__ = [
+    "CHECKS",
+    "CHECK_ORDER",
     "DB",
     "DEMAND_DIMS",
     "ENT_GROUPS",
     "FILTER_DIMS",
     "KPI_NAMES",
+    "MISMATCH_RATE",
     "PERF_GROUPS",
     "PERF_MEASURES",
     "THRESHOLD",
+    "XV_DIMS",
     "Filters",
     "Result",
     "Warehouse",
     "WarehouseUnavailable",
+    "cross_verification",
     "demand",
     "enterprise_demand",
+    "feedback_cases",
     "items_demand",
     "kpis",
     "labels",

@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from subjectdb import catalogue as cat
 from subjectdb.config import Paths, hmac_key
 from subjectdb.serving import Warehouse, WarehouseUnavailable
-from subjectdb.serving.queries import DB
+from subjectdb.serving.queries import DB, feedback_cases
 from subjectdb.sharing import resources as res
 from subjectdb.sharing import verify as ver
 from subjectdb.sharing.audit import AuditLog
@@ -522,15 +522,8 @@ def create_app(sharing: Sharing) -> FastAPI:
         entry = catalogue.entries.get(model)
         if entry is None or not granted(entry, who):
             raise ApiError(403, "not_granted", f"feedback is not granted to {who.department}")
-        where, params = "dept_name = ? and is_mismatch", [who.department]
-        if month is not None:
-            where += " and submitted_month = ?"
-            params.append(month.replace(day=1))
-        frame = sharing.warehouse.df(
-            f"select case_id, item_code, submitted_month, check_code "
-            f"from {DB}.intermediate.{model} where {where} order by submitted_month, case_id",
-            params,
-        )
+        first = month.replace(day=1) if month is not None else None
+        frame = feedback_cases(sharing.warehouse, who.department, first, first)
         _note(request, rows=len(frame))
         meta = {"department": who.department, "cases": len(frame)}
         return _tabular(frame, format, "feedback", meta)
