@@ -272,10 +272,11 @@ EXPECTED_HAND = {
     4: ("expect_column_values_to_be_in_gbt2260_region_codes", "residence_region"),
     5: ("expect_column_pair_values_a_to_be_greater_than_b", "accepted_at,submitted_at"),
     6: ("expect_column_values_to_not_start_a_spreadsheet_formula", "applicant_name"),
-    7: ("expect_promised_days_to_match_service_catalog", "item_code,promised_days"),
     9: ("expect_column_values_to_be_valid_gb32100_credit_code", "applicant_id"),
     10: ("expect_column_values_to_not_be_after_batch_cutoff", "updated_at"),
-    11: ("expect_record_versions_to_be_unique_within_batch", "case_id,updated_at"),
+    # the tie rule: of two rows with the same (case_id, updated_at) the later file row (11)
+    # is kept and the earlier one (2) quarantined
+    2: ("expect_record_versions_to_be_unique_within_batch", "case_id,updated_at"),
     12: ("expect_column_values_to_be_in_set", "channel"),
     13: ("expect_column_values_to_be_in_service_catalog", "item_code"),
     14: ("expect_column_values_to_not_be_null", "case_id"),
@@ -292,9 +293,15 @@ def test_each_standard_flags_exactly_its_row(hand: Paths) -> None:
     assert set(q["stage"]) == {"raw_suite"} and set(q["extract"]) == {"cases"}
     assert set(q["_source_file"]) == {"cases_20240131.csv"}
     assert q.loc[q["_source_row"] == 6, "original"].item() == "=HYPERLINK(1)"
-    pair = json.loads(q.loc[q["_source_row"] == 7, "original"].item())
-    assert pair["promised_days"] == 999
-    # 12 of 60 rows fail, one each: under 5 % per standard → the suite passes, rows quarantined
+    # a promise that differs from the catalog is a flag: the row stays, it is listed in flags/
+    flags = pd.read_parquet(v.flags_path(hand, "cases", "20240131"))
+    assert list(zip(flags["_source_row"], flags["reason"], strict=True)) == [
+        (7, "expect_promised_days_to_match_service_catalog")
+    ]
+    assert set(flags["stage"]) == {v.FLAG_STAGE}
+    assert json.loads(flags["original"].item())["promised_days"] == 999
+    assert report.flagged_rows == 1
+    # 11 of 60 rows fail, one each: under 5 % per standard → the suite passes, rows quarantined
     assert report.ok, report.failures()
     assert report.quarantined_rows == len(EXPECTED_HAND)
     by_exp = {(o.expectation, o.column): o for o in report.outcomes}
