@@ -43,6 +43,9 @@ NEW_RULES = {
     ("expect_column_values_to_be_in_province", "residence_region"): "quarantine",
     ("expect_column_values_to_be_on_working_days", "completed_at"): "flag",
     ("expect_promised_days_to_match_service_catalog", "item_code,promised_days"): "flag",
+    ("expect_column_values_to_be_in_calendar", "accepted_at"): "quarantine",
+    ("expect_column_values_to_be_in_calendar", "completed_at"): "quarantine",
+    ("expect_applicant_to_be_born_by_submission", "applicant_id,submitted_at"): "quarantine",
 }
 
 
@@ -157,6 +160,13 @@ def _append(path: Path, rows: list[dict[str, str]]) -> list[int]:
     return list(range(first, first + len(rows)))
 
 
+def _resident_id(birth: str, address: str = "330106", sequence: str = "123") -> str:
+    from stdnum.cn import ric
+
+    body = address + birth + sequence
+    return body + ric.calc_check_digit(body)
+
+
 def _template(path: Path, **where: str) -> dict[str, str]:
     with path.open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
@@ -170,7 +180,7 @@ def planted(clean_raw: Path, tmp_path_factory: pytest.TempPathFactory):
     raw = tmp_path_factory.mktemp("planted") / "raw"
     shutil.copytree(clean_raw, raw)
     cases = raw / "cases" / f"cases_{LAST}.csv"
-    done = _template(cases, status="已办结", outcome="准予")
+    done = _template(cases, status="已办结", outcome="准予", applicant_type="自然人")
     catalog = pd.read_csv(Path(__file__).parents[1] / "seeds" / "ref_service_items.csv")
     promised = int(catalog.set_index("item_code").loc[done["item_code"], "promised_days"])
 
@@ -198,6 +208,23 @@ def planted(clean_raw: Path, tmp_path_factory: pytest.TempPathFactory):
         "promise_differs": case(
             8, **base, completed_at=t, updated_at=t, promised_days=str(promised + 7)
         ),
+        "accepted_outside_calendar": case(
+            10,
+            submitted_at="2003-06-10 09:00:00",
+            accepted_at="2003-06-11 09:00:00",
+            completed_at=t,
+            updated_at=t,
+        ),
+        # GB 11643 address codes are known to about 2020: an ID born 1 August 2020, a case
+        # submitted in June 2020
+        "born_after_submission": case(
+            11,
+            submitted_at="2020-06-10 09:00:00",
+            accepted_at="2020-06-11 09:00:00",
+            completed_at="2020-06-12 10:00:00",
+            updated_at="2020-06-12 10:00:00",
+            applicant_id=_resident_id("20200801"),
+        ),
         "weekend_completion": case(
             9, **base, completed_at="2025-06-14 10:00:00", updated_at="2025-06-14 10:00:00"
         ),
@@ -224,6 +251,8 @@ EXPECTED_QUARANTINE = {
     "prefecture_residence": ("cases", "residence_region"),
     "tie_first": ("cases", "case_id,updated_at"),
     "person_outside_province": ("persons", "residence_region"),
+    "accepted_outside_calendar": ("cases", "accepted_at"),
+    "born_after_submission": ("cases", "applicant_id,submitted_at"),
 }
 EXPECTED_FLAGS = {
     "promise_differs": ("cases", "item_code,promised_days"),

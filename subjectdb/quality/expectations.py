@@ -428,6 +428,17 @@ class ColumnValuesOnWorkingDays(ColumnMapMetricProvider):
         return ~judged | day.isin(ref.workdays)
 
 
+class ColumnValuesInCalendar(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.in_calendar"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        first, last = reference().calendar_span
+        day = pd.to_datetime(column, errors="coerce").dt.strftime("%Y-%m-%d").fillna("")
+        # missing values are the completeness expectations' finding, not this one's
+        return (day == "") | ((day >= first) & (day <= last))
+
+
 class ColumnValuesNotAfterBatchCutoff(ColumnMapMetricProvider):
     condition_metric_name = "column_values.not_after_batch_cutoff"
     condition_value_keys = ("cutoff",)
@@ -490,6 +501,23 @@ class MulticolumnBirthDateAndSexAgreeWithResidentId(MulticolumnMapMetricProvider
         )
         # an invalid ID is the GB 11643 expectation's finding, not this one's
         return pd.Series(~valid | (birth_ok & sex_ok), index=column_list.index, dtype=bool)
+
+
+class MulticolumnApplicantBornBySubmission(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.applicant_born_by_submission"
+    condition_domain_keys = MulticolumnPromisedDaysMatchCatalog.condition_domain_keys
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
+        id_col, submitted_col = column_list.columns[:2]
+        codes, ids = _per_value(column_list[id_col], "resident_id", _resident_ids)
+        valid = _spread(codes, ids.valid, False)
+        birth = _spread(codes, ids.birth, np.datetime64("NaT"))
+        submitted = pd.to_datetime(column_list[submitted_col], errors="coerce")
+        day = submitted.dt.normalize().to_numpy(dtype="datetime64[ns]")
+        # an invalid ID is the GB 11643 expectation's finding, a missing time completeness's
+        ok = ~valid | submitted.isna().to_numpy() | (birth <= day)
+        return pd.Series(ok, index=column_list.index, dtype=bool)
 
 
 class MulticolumnRecordVersionUniqueWithinBatch(MulticolumnMapMetricProvider):
@@ -612,6 +640,22 @@ class ExpectColumnValuesToBeOnWorkingDays(_Sentence, ColumnMapExpectation):
     success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
 
 
+class ExpectColumnValuesToBeInCalendar(_Sentence, ColumnMapExpectation):
+    """Expect dates within the span of the official working-day calendar (ref_calendar)."""
+
+    sentence: ClassVar[str] = "values must lie within the working-day calendar (ref_calendar)"
+    map_metric: ClassVar[str] = "column_values.in_calendar"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+
+class ExpectApplicantToBeBornBySubmission(_Sentence, MulticolumnMapExpectation):
+    """Expect [resident ID, submitted_at]: the applicant was born on or before submission."""
+
+    sentence: ClassVar[str] = "the applicant (birth date of the resident ID) was born by submission"
+    map_metric: ClassVar[str] = "multicolumn_values.applicant_born_by_submission"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+
 class ExpectColumnValuesToNotBeAfterBatchCutoff(_Sentence, ColumnMapExpectation):
     """Expect dates/timestamps not to lie after the batch's cut-off (end of the export day)."""
 
@@ -662,6 +706,8 @@ CUSTOM_EXPECTATIONS = (
     ExpectColumnValuesToBeCountyRegionCodes,
     ExpectColumnValuesToBeInProvince,
     ExpectColumnValuesToBeOnWorkingDays,
+    ExpectColumnValuesToBeInCalendar,
+    ExpectApplicantToBeBornBySubmission,
     ExpectColumnValuesToNotBeAfterBatchCutoff,
     ExpectColumnValuesToNotStartASpreadsheetFormula,
     ExpectPromisedDaysToMatchServiceCatalog,

@@ -140,7 +140,9 @@ def _validate_batch(
     if missing:
         raise ValidationError(
             f"{batch.files[0]}: column(s) {', '.join(sorted(set(missing)))} missing: "
-            f"the landing file does not follow the {batch.extract} extract contract"
+            f"the landing file does not follow the {batch.extract} extract contract; nothing of "
+            f"batch {batch.batch_id} was checked. Have the export re-made with the header of "
+            f"docs/extract-contract.md and load it again (`subjectdb load` replaces the batch)"
         )
     columns = sorted(set(needed) | {"_source_file", "_source_row", suite_def.record_key})
     q_frames: list[pd.DataFrame] = []
