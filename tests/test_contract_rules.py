@@ -235,8 +235,17 @@ def planted(clean_raw: Path, tmp_path_factory: pytest.TempPathFactory):
     moved = dict(person, residence_region="110101", updated_at=f"{LAST[:4]}-12-30 12:00:00")
     [lines["person_outside_province"]] = _append(persons, [moved])
     firms = raw / "enterprises" / f"enterprises_{LAST}.csv"
-    firm = _template(firms)
-    no_size = dict(firm, size_class="", updated_at=f"{LAST[:4]}-12-30 12:00:00")
+    # an active firm of the first batch not changed in the last one, now re-sent without its
+    # (optional) size class before 1 July: it is active at mid-year with a NULL size class
+    with firms.open(encoding="utf-8") as fh:
+        changed = {r["credit_code"] for r in csv.DictReader(fh)}
+    with sorted((raw / "enterprises").glob("enterprises_*.csv"))[0].open(encoding="utf-8") as fh:
+        firm = next(
+            r
+            for r in csv.DictReader(fh)
+            if r["status"] == "存续" and not r["closed_date"] and r["credit_code"] not in changed
+        )
+    no_size = dict(firm, size_class="", updated_at=f"{LAST[:4]}-03-02 10:00:00")
     [lines["firm_without_size"]] = _append(firms, [no_size])
     paths = _load(raw, tmp_path_factory.mktemp("planted-data") / "data")
     return paths, lines, person["person_id"], firm["credit_code"]
@@ -295,4 +304,12 @@ def test_planted_violations_are_quarantined_or_flagged_and_build_succeeds(plante
                 "select count(*) from marts.fct_population_midyear where region_code = '110101'"
             ).fetchone()[0]
             == 0
+        )
+        # an optional field left empty flags nothing and stops nothing: the firm counts
+        assert (
+            con.execute(
+                "select sum(active_enterprises) from marts.fct_enterprise_midyear "
+                f"where year = {LAST[:4]} and size_class is null"
+            ).fetchone()[0]
+            == 1
         )
