@@ -31,8 +31,12 @@ from subjectdb.quality.gates import (
 )
 from subjectdb.quality.landing import LandedBatch, landed_batches, quarantine_path
 from subjectdb.quality.raw_suites import (
+    FLAG_STAGE,
+    PROVINCE_ENV,
     SYSTEMATIC_MIN_ROWS,
     exit_with_parent,
+    flags_path,
+    province_of,
     run_raw_suites,
 )
 from subjectdb.quality.results import (
@@ -53,8 +57,10 @@ from subjectdb.quality.suites import (
 )
 
 __all__ = [
+    "FLAG_STAGE",
     "GX",
     "PERSONAL_COLUMNS",
+    "PROVINCE_ENV",
     "RESULTS_SCHEMA",
     "STATE_VERSION",
     "SUITES_DIR",
@@ -69,12 +75,14 @@ __all__ = [
     "batch_cutoff",
     "exit_with_parent",
     "failed",
+    "flags_path",
     "gx_suite",
     "landed_batches",
     "load_gates_config",
     "load_suite_def",
     "mask_example",
     "not_checked",
+    "province_of",
     "quarantine_path",
     "record_batches",
     "reference_labels",

@@ -41,7 +41,7 @@ from great_expectations.render import LegacyRendererType, RenderedStringTemplate
 from great_expectations.render.renderer.renderer import renderer
 
 from subjectdb.config import SEEDS_DIR
-from subjectdb.seeds import SeedError, read_seed
+from subjectdb.seeds import SeedError, read_seed, truthy
 from subjectdb.standards import (
     FORMULA_PREFIXES,
     GB11643_PATTERN,
@@ -65,6 +65,12 @@ class Reference:
     retired_region_codes: frozenset[str]
     promised_days: dict[str, int]
     """item_code → promised working days (the service catalog)."""
+    county_codes: frozenset[str] = frozenset()
+    """Current county-level codes, and retired codes whose successor is a county."""
+    workdays: frozenset[str] = frozenset()
+    """Working days of the official calendar (``YYYY-MM-DD``, ref_calendar)."""
+    calendar_span: tuple[str, str] = ("", "")
+    """First and last day the calendar covers (days outside it are not judged)."""
 
     @property
     def known_region_codes(self) -> frozenset[str]:
@@ -78,8 +84,9 @@ _seeds_dir: list[Path] = [SEEDS_DIR]
 @lru_cache(maxsize=4)
 def _load_reference(seeds_dir: Path) -> Reference:
     """Raises :class:`subjectdb.seeds.SeedError` when a seed is missing or malformed."""
-    regions = read_seed("ref_regions", seeds_dir, ["region_code"])
-    changes = read_seed("ref_region_code_changes", seeds_dir, ["retired_code"])
+    regions = read_seed("ref_regions", seeds_dir, ["region_code", "level"])
+    changes = read_seed("ref_region_code_changes", seeds_dir, ["retired_code", "successor_code"])
+    calendar = read_seed("ref_calendar", seeds_dir, ["calendar_date", "is_workday"])
     items = read_seed("ref_service_items", seeds_dir, ["item_code", "promised_days"])
     promised: dict[str, int] = {}
     for line, row in enumerate(items, start=2):
@@ -90,10 +97,24 @@ def _load_reference(seeds_dir: Path) -> Reference:
                 f"{seeds_dir / 'ref_service_items.csv'}: line {line}: column promised_days: "
                 f"not an integer: {row['promised_days']!r}"
             ) from exc
+    counties = {r["region_code"] for r in regions if r["level"] == "county"}
+    successor = {r["retired_code"]: r["successor_code"] for r in changes}
+
+    def current(code: str) -> str:
+        seen = set()
+        while code in successor and code not in seen:  # chains of renumbering
+            seen.add(code)
+            code = successor[code]
+        return code
+
+    days = sorted(r["calendar_date"] for r in calendar)
     return Reference(
         region_codes=frozenset(r["region_code"] for r in regions),
-        retired_region_codes=frozenset(r["retired_code"] for r in changes),
+        retired_region_codes=frozenset(successor),
         promised_days=promised,
+        county_codes=frozenset(counties | {c for c in successor if current(c) in counties}),
+        workdays=frozenset(r["calendar_date"] for r in calendar if truthy(r["is_workday"])),
+        calendar_span=(days[0], days[-1]) if days else ("", ""),
     )
 
 
@@ -365,6 +386,59 @@ class ColumnValuesInServiceCatalog(ColumnMapMetricProvider):
         return _member(column, reference().promised_days.keys())
 
 
+class ColumnValuesCountyRegionCodes(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.county_region_codes"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        ref = reference()
+        # codes unknown to GB/T 2260 are the region-code expectation's finding, not this one's
+        known = _member(column, ref.known_region_codes)
+        return ~known | _member(column, ref.county_codes)
+
+
+class ColumnValuesInProvince(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.in_province"
+    condition_value_keys = ("province",)
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, province: str | None = None, **kwargs: Any) -> pd.Series:
+        if not province:
+            return pd.Series(True, index=column.index)
+        prefix = str(province)[:2]
+        codes, distinct = _codes_and_distinct(column)
+        inside = pc.fill_null(pc.starts_with(distinct, pattern=prefix), False)
+        return pd.Series(
+            _spread(codes, np.asarray(inside.to_numpy(zero_copy_only=False), dtype=bool), True),
+            index=column.index,
+            dtype=bool,
+        )
+
+
+class ColumnValuesOnWorkingDays(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.on_working_days"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        ref = reference()
+        day = pd.to_datetime(column, errors="coerce").dt.strftime("%Y-%m-%d").fillna("")
+        first, last = ref.calendar_span
+        # days the calendar does not cover (and missing values) are not judged
+        judged = (day != "") & (day >= first) & (day <= last)
+        return ~judged | day.isin(ref.workdays)
+
+
+class ColumnValuesInCalendar(ColumnMapMetricProvider):
+    condition_metric_name = "column_values.in_calendar"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column: pd.Series, **kwargs: Any) -> pd.Series:
+        first, last = reference().calendar_span
+        day = pd.to_datetime(column, errors="coerce").dt.strftime("%Y-%m-%d").fillna("")
+        # missing values are the completeness expectations' finding, not this one's
+        return (day == "") | ((day >= first) & (day <= last))
+
+
 class ColumnValuesNotAfterBatchCutoff(ColumnMapMetricProvider):
     condition_metric_name = "column_values.not_after_batch_cutoff"
     condition_value_keys = ("cutoff",)
@@ -429,14 +503,33 @@ class MulticolumnBirthDateAndSexAgreeWithResidentId(MulticolumnMapMetricProvider
         return pd.Series(~valid | (birth_ok & sex_ok), index=column_list.index, dtype=bool)
 
 
+class MulticolumnApplicantBornBySubmission(MulticolumnMapMetricProvider):
+    condition_metric_name = "multicolumn_values.applicant_born_by_submission"
+    condition_domain_keys = MulticolumnPromisedDaysMatchCatalog.condition_domain_keys
+
+    @multicolumn_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
+        id_col, submitted_col = column_list.columns[:2]
+        codes, ids = _per_value(column_list[id_col], "resident_id", _resident_ids)
+        valid = _spread(codes, ids.valid, False)
+        birth = _spread(codes, ids.birth, np.datetime64("NaT"))
+        submitted = pd.to_datetime(column_list[submitted_col], errors="coerce")
+        day = submitted.dt.normalize().to_numpy(dtype="datetime64[ns]")
+        # an invalid ID is the GB 11643 expectation's finding, a missing time completeness's
+        ok = ~valid | submitted.isna().to_numpy() | (birth <= day)
+        return pd.Series(ok, index=column_list.index, dtype=bool)
+
+
 class MulticolumnRecordVersionUniqueWithinBatch(MulticolumnMapMetricProvider):
     condition_metric_name = "multicolumn_values.record_version_unique_within_batch"
     condition_domain_keys = MulticolumnPromisedDaysMatchCatalog.condition_domain_keys
 
     @multicolumn_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_list: pd.DataFrame, **kwargs: Any) -> pd.Series:
-        # the first occurrence (in file order) is kept; later copies are duplicates
-        return ~column_list.duplicated(keep="first")
+        # the tie rule (docs/validation.md): of two rows of one record with the same
+        # updated_at in one batch the later file row is kept (as int_cases__latest: the later
+        # batch, then the later file row); earlier copies fail
+        return ~column_list.duplicated(keep="last")
 
 
 # --------------------------------------------------------------------------------------------
@@ -521,6 +614,48 @@ class ExpectColumnValuesToBeInServiceCatalog(_Sentence, ColumnMapExpectation):
     success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
 
 
+class ExpectColumnValuesToBeCountyRegionCodes(_Sentence, ColumnMapExpectation):
+    """Expect GB/T 2260 codes of county level (a retired code counts by its successor)."""
+
+    sentence: ClassVar[str] = "values must be county-level GB/T 2260 codes"
+    map_metric: ClassVar[str] = "column_values.county_region_codes"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+
+class ExpectColumnValuesToBeInProvince(_Sentence, ColumnMapExpectation):
+    """Expect region codes inside the province being built (its first two digits)."""
+
+    province: str | dict | None = None
+    sentence: ClassVar[str] = "values must be region codes of the province being built"
+    map_metric: ClassVar[str] = "column_values.in_province"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly", "province")
+    args_keys: ClassVar[tuple[str, ...]] = ("column", "province")
+
+
+class ExpectColumnValuesToBeOnWorkingDays(_Sentence, ColumnMapExpectation):
+    """Expect timestamps on working days of the official calendar (ref_calendar)."""
+
+    sentence: ClassVar[str] = "values must fall on working days (ref_calendar)"
+    map_metric: ClassVar[str] = "column_values.on_working_days"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+
+class ExpectColumnValuesToBeInCalendar(_Sentence, ColumnMapExpectation):
+    """Expect dates within the span of the official working-day calendar (ref_calendar)."""
+
+    sentence: ClassVar[str] = "values must lie within the working-day calendar (ref_calendar)"
+    map_metric: ClassVar[str] = "column_values.in_calendar"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+
+class ExpectApplicantToBeBornBySubmission(_Sentence, MulticolumnMapExpectation):
+    """Expect [resident ID, submitted_at]: the applicant was born on or before submission."""
+
+    sentence: ClassVar[str] = "the applicant (birth date of the resident ID) was born by submission"
+    map_metric: ClassVar[str] = "multicolumn_values.applicant_born_by_submission"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+
 class ExpectColumnValuesToNotBeAfterBatchCutoff(_Sentence, ColumnMapExpectation):
     """Expect dates/timestamps not to lie after the batch's cut-off (end of the export day)."""
 
@@ -556,9 +691,9 @@ class ExpectBirthDateAndSexToAgreeWithResidentId(_Sentence, MulticolumnMapExpect
 
 
 class ExpectRecordVersionsToBeUniqueWithinBatch(_Sentence, MulticolumnMapExpectation):
-    """Expect [key, updated_at] to be unique within a batch; later identical versions fail."""
+    """Expect [key, updated_at] to be unique within a batch; all but the last file row fail."""
 
-    sentence: ClassVar[str] = "must be unique within the batch (later copies fail)"
+    sentence: ClassVar[str] = "must be unique within the batch (earlier copies fail)"
     map_metric: ClassVar[str] = "multicolumn_values.record_version_unique_within_batch"
     success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
 
@@ -568,6 +703,11 @@ CUSTOM_EXPECTATIONS = (
     ExpectColumnValuesToBeValidGb32100CreditCode,
     ExpectColumnValuesToBeInGbt2260RegionCodes,
     ExpectColumnValuesToBeInServiceCatalog,
+    ExpectColumnValuesToBeCountyRegionCodes,
+    ExpectColumnValuesToBeInProvince,
+    ExpectColumnValuesToBeOnWorkingDays,
+    ExpectColumnValuesToBeInCalendar,
+    ExpectApplicantToBeBornBySubmission,
     ExpectColumnValuesToNotBeAfterBatchCutoff,
     ExpectColumnValuesToNotStartASpreadsheetFormula,
     ExpectPromisedDaysToMatchServiceCatalog,

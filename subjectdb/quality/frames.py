@@ -184,6 +184,30 @@ def validate_frames(
     return accs, template
 
 
+def systemic_note(
+    entry: dict[str, Any],
+    batch: str,
+    checked: int,
+    unexpected: int,
+    mostly: float | None,
+    min_rows: int,
+) -> str:
+    """What a steward does about a standard that fails a whole batch (a systemic failure).
+
+    One bad row is quarantined and never stops a build; a batch fails a standard only when
+    more than ``1 - mostly`` of its checked rows AND at least ``min_rows`` rows break it."""
+    share = 100.0 * unexpected / checked if checked else 0.0
+    limit = 100.0 * (1.0 - (mostly if mostly is not None else 1.0))
+    column = domain_label(entry.get("kwargs", {})) or "the batch"
+    return (
+        f"systemic: {unexpected:,} of {checked:,} rows ({share:.1f} %) break this standard on "
+        f"{column} (the limit is {limit:g} % and {min_rows} rows) — the source export of batch "
+        f"{batch} is wrong as a whole, not a stray row. Ask the data owner to fix the export and "
+        f"re-deliver the file (`subjectdb load` replaces the batch), or, if the standard itself "
+        f"is wrong, correct it in expectations/; `subjectdb quarantine` lists the rows."
+    )
+
+
 def outcomes_and_store(
     gxs: GX,
     *,
@@ -234,16 +258,11 @@ def outcomes_and_store(
             acc.examples = [mask_example(v) for v in acc.examples]
         r = acc.to_result(mostly, min_rows if mostly is not None and mostly < 1.0 else 0)
         stored.append(r)
-        outcomes.append(
-            outcome(
-                acc.element_count - acc.missing_count,
-                acc.unexpected_count,
-                acc.examples,
-                acc.exception or entry.get("meta", {}).get("note", ""),
-                entry,
-                r,
-            )
-        )
+        checked = acc.element_count - acc.missing_count
+        note = acc.exception or entry.get("meta", {}).get("note", "")
+        if not r.success and not acc.exception and stage == "raw_suite":
+            note = systemic_note(entry, label, checked, acc.unexpected_count, mostly, min_rows)
+        outcomes.append(outcome(checked, acc.unexpected_count, acc.examples, note, entry, r))
     for entry, r, note in extra:
         res = r.result or {}
         observed = res.get("observed_value")

@@ -75,6 +75,34 @@ this many rows fail it (suite ``meta.systematic_min_rows`` overrides): one bad r
 daily batch is a stray defect (quarantined), not a systematic source problem."""
 
 
+PROVINCE_ENV = "SUBJECTDB_PROVINCE"
+"""Environment variable naming the province being built (GB/T 2260 code, e.g. 330000); by
+default the province where most landed persons reside."""
+
+
+def province_of(paths: Paths, batches: list[LandedBatch]) -> str:
+    """The province being built, as a 6-digit code ('' when nothing tells).
+
+    ``SUBJECTDB_PROVINCE`` when set; else the province (first two digits of
+    ``residence_region``) of most landed person rows, else of most case ids (a case id starts
+    with its province code)."""
+    if os.environ.get(PROVINCE_ENV):
+        return os.environ[PROVINCE_ENV].strip()[:2].ljust(6, "0")
+    for extract, column in (("persons", "residence_region"), ("cases", "case_id")):
+        globs = [b.glob for b in batches if b.extract == extract]
+        if not globs:
+            continue
+        with duckdb_connect(paths=paths) as con:
+            row = con.execute(
+                f"SELECT left(trim({column}), 2) AS p, count(*) AS n "
+                f"FROM read_parquet({globs!r}, union_by_name = true) "
+                f"WHERE {column} IS NOT NULL GROUP BY p ORDER BY n DESC, p LIMIT 1"
+            ).fetchone()
+        if row and row[0] and str(row[0]).isdigit():
+            return str(row[0]).ljust(6, "0")
+    return ""
+
+
 def _original(df: pd.DataFrame, idx: list[int], cols: list[str]) -> list[str]:
     sub = df.loc[idx, cols]
     if len(cols) == 1:
@@ -97,8 +125,9 @@ def _validate_batch(
     run_id: Any,
     now: dt.datetime,
     chunk_rows: int | None = None,
-) -> tuple[list[Outcome], pa.Table]:
-    """Validate one landed batch chunk by chunk; returns the outcomes and its quarantine rows."""
+) -> tuple[list[Outcome], pa.Table, pa.Table]:
+    """Validate one landed batch chunk by chunk; returns the outcomes, its quarantined rows
+    and its flagged rows."""
     entries = suite_def.row_level()
     schema_cols = {
         r[0]
@@ -111,14 +140,17 @@ def _validate_batch(
     if missing:
         raise ValidationError(
             f"{batch.files[0]}: column(s) {', '.join(sorted(set(missing)))} missing: "
-            f"the landing file does not follow the {batch.extract} extract contract"
+            f"the landing file does not follow the {batch.extract} extract contract; nothing of "
+            f"batch {batch.batch_id} was checked. Have the export re-made with the header of "
+            f"docs/extract-contract.md and load it again (`subjectdb load` replaces the batch)"
         )
     columns = sorted(set(needed) | {"_source_file", "_source_row", suite_def.record_key})
     q_frames: list[pd.DataFrame] = []
+    f_frames: list[pd.DataFrame] = []
 
     def quarantine(df: pd.DataFrame, entry: dict[str, Any], r: Any, idx: list[int]) -> None:
         kw = entry.get("kwargs", {})
-        q_frames.append(
+        (f_frames if is_flag(entry) else q_frames).append(
             pd.DataFrame(
                 {
                     "_source_file": df.loc[idx, "_source_file"].to_numpy(),
@@ -184,8 +216,19 @@ def _validate_batch(
         now=now,
     )
 
-    if q_frames:
-        q = pd.concat(q_frames, ignore_index=True)
+    return (
+        outcomes,
+        _rows_table(q_frames, batch, "raw_suite", now),
+        _rows_table(f_frames, batch, FLAG_STAGE, now),
+    )
+
+
+def _rows_table(
+    frames: list[pd.DataFrame], batch: LandedBatch, stage: str, now: dt.datetime
+) -> pa.Table:
+    """Quarantined (or flagged) rows of one batch in the quarantine schema."""
+    if frames:
+        q = pd.concat(frames, ignore_index=True)
     else:
         q = pd.DataFrame(
             {c: pd.Series(dtype=object) for c in ("_source_file", "column", "reason", "original")}
@@ -193,13 +236,27 @@ def _validate_batch(
         q["_source_row"] = pd.Series(dtype="int64")
     q["extract"] = batch.extract
     q["_batch_id"] = batch.batch_id
-    q["stage"] = "raw_suite"
+    q["stage"] = stage
     q["_quarantined_at"] = pd.Timestamp(now.replace(tzinfo=None))
     q = q.sort_values(["_source_row", "reason", "column"], kind="stable")
-    table = pa.Table.from_pandas(
+    return pa.Table.from_pandas(
         q[QUARANTINE_SCHEMA.names], schema=QUARANTINE_SCHEMA, preserve_index=False
     )
-    return outcomes, table
+
+
+FLAG_STAGE = "raw_suite_flag"
+"""``stage`` of a flagged row (validation/flags/): the row breaks a rule whose action is
+``flag`` (suite entry ``meta.action``); it is reported but stays in the warehouse."""
+
+
+def is_flag(entry: dict[str, Any]) -> bool:
+    """The suite entry flags rows (kept, reported) instead of quarantining them."""
+    return entry.get("meta", {}).get("action") == "flag"
+
+
+def flags_path(paths: Paths, extract: str, batch_id: str) -> Path:
+    """The flag file of one landed batch (always written, even empty)."""
+    return paths.validation / "flags" / extract / f"batch={batch_id}" / "part-0.parquet"
 
 
 @dataclass(frozen=True)
@@ -224,6 +281,7 @@ class _BatchDone:
     quarantined: int
     results: list[tuple[Any, str, str]]
     error: str = ""
+    flagged: int = 0
 
 
 _worker_gx: list[GX] = []
@@ -261,7 +319,7 @@ def _run_batch_task(task: _BatchTask, gxs: GX | None = None) -> _BatchDone:
     suite = gxs.suite(sd.name, sd.row_level(), sd.meta)
     con = duckdb_connect(paths=paths, threads=task.threads)
     try:
-        outcomes, qtable = _validate_batch(
+        outcomes, qtable, ftable = _validate_batch(
             gxs,
             sd,
             suite,
@@ -281,7 +339,10 @@ def _run_batch_task(task: _BatchTask, gxs: GX | None = None) -> _BatchDone:
         collected, gxs.collected = gxs.collected, previous
     qfile = quarantine_path(paths, task.batch.extract, task.batch.batch_id)
     write_atomic(qfile, lambda tmp: pq.write_table(qtable, tmp))
-    return _BatchDone(outcomes, qtable.num_rows, collected or [])
+    ffile = flags_path(paths, task.batch.extract, task.batch.batch_id)
+    ffile.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(ffile, lambda tmp: pq.write_table(ftable, tmp))
+    return _BatchDone(outcomes, qtable.num_rows, collected or [], flagged=ftable.num_rows)
 
 
 def run_raw_suites(
@@ -313,7 +374,7 @@ def run_raw_suites(
     if not batches:
         report.errors.append(f"no landed batch under {paths.landing}: run `subjectdb load` first")
         return report
-    params = suite_parameters()
+    params = dict(suite_parameters(), province=province_of(paths, batches))
     suite_fps = {e: suite_fingerprint(e, params) for e in sorted({b.extract for b in batches})}
     with duckdb_connect(paths=paths) as con:
         counts = {
@@ -406,6 +467,7 @@ def run_raw_suites(
                 out.note = f"{out.note}; {since}" if out.note else since
                 report.outcomes.append(out)
             report.quarantined_rows += int(entry.get("quarantined", 0))
+            report.flagged_rows += int(entry.get("flagged", 0))
             continue
         d = by_batch[key]
         if d.error:
@@ -413,10 +475,12 @@ def run_raw_suites(
             continue
         report.outcomes.extend(d.outcomes)
         report.quarantined_rows += d.quarantined
+        report.flagged_rows += d.flagged
         new_state[f"{b.extract}/{b.batch_id}"] = {
             "fingerprint": fingerprints[key],
             "run_id": run_name,
             "quarantined": d.quarantined,
+            "flagged": d.flagged,
             "outcomes": [jsonable(dataclasses.asdict(o)) for o in d.outcomes],
         }
         assert gxs is not None

@@ -88,6 +88,8 @@ class SuiteReport:
     outcomes: list[Outcome] = field(default_factory=list)
     quarantined_rows: int = 0
     errors: list[str] = field(default_factory=list)
+    flagged_rows: int = 0
+    """Rows breaking a rule whose action is ``flag``: kept, listed under validation/flags/."""
 
     @property
     def ok(self) -> bool:
@@ -100,6 +102,7 @@ class SuiteReport:
     def extend(self, other: SuiteReport) -> SuiteReport:
         self.outcomes.extend(other.outcomes)
         self.quarantined_rows += other.quarantined_rows
+        self.flagged_rows += other.flagged_rows
         self.errors.extend(other.errors)
         return self
 
@@ -157,6 +160,7 @@ class SuiteReport:
         table.caption = (
             f"{'OK' if self.ok else 'FAILED'} — {len(self.outcomes)} results, "
             f"{self.quarantined_rows:,} rows quarantined by the raw suites"
+            + (f", {self.flagged_rows:,} flagged (kept)" if self.flagged_rows else "")
         )
         return table
 

@@ -230,7 +230,9 @@ def _render(report: Any, limit: int = 30) -> str:
         examples = ", ".join(map(str, getattr(o, "examples", [])[:3]))
         lines.append(
             f"{o.suite} batch {o.batch}: {o.expectation}({o.column}) "
-            f"{o.unexpected_count} unexpected" + (f", e.g. {examples}" if examples else "")
+            f"{o.unexpected_count} unexpected"
+            + (f", e.g. {examples}" if examples else "")
+            + (f"\n  {o.note}" if getattr(o, "note", "") else "")
         )
     if len(failures) > limit:
         lines.append(f"... and {len(failures) - limit} more failed checks")
