@@ -338,14 +338,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "xv.none": ("所选时段内没有核验结果。", "No cross-verification results in the period."),
     "xv.checked": ("核验办件数", "Cases checked"),
     "m.mismatches": ("核验不一致办件数", "Mismatching cases"),
-    "m.mismatches_per_1000": ("每千件不一致数", "Mismatches per 1,000 cases"),
-    "xv.rate_definition": (
-        "所选时段内与基础库核验不一致的办件数 ÷ 同类申请人（自然人或法人）办件数 × 1000；"
-        "一件办件至多计入一个核验项，合计各核验项时办件数只计一次。",
-        "Cases failing a register check per 1,000 cases of the check's applicant type "
-        "(natural or legal persons), over the period shown; a case fails at most one check, "
-        "so over all checks each case is counted once.",
-    ),
     "xv.by_department": (
         "不一致办件最多的 {n} 个办理部门（按核验项；全部部门及每千件比率见数据表）",
         "The {n} departments with the most mismatching cases, by check (every department "

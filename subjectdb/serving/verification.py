@@ -3,7 +3,7 @@ department, item, month and check (``subj_cross_verification``), and a departmen
 list (case ids and checks only, ``int_verification__case_checks``).
 
 The rate is mismatches per 1,000 cases of the check's applicant type, summed over the cells a
-reader rolls up (:data:`MISMATCH_RATE`, the form of :mod:`subjectdb.metrics`). Each case fails
+reader rolls up (:data:`MISMATCH_RATE`, defined once in :mod:`subjectdb.metrics`). Each case fails
 at most one check, so across checks the cases of a cell are counted once and its mismatches
 added up. The table has no region, age group or channel: those filters are reported ignored.
 """
@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from types import MappingProxyType
 
 import pandas as pd
 
-from subjectdb.i18n import LANGS, STRINGS
-from subjectdb.metrics import Metric
+from subjectdb import metrics
 from subjectdb.serving.connection import DB, Warehouse
 from subjectdb.serving.filters import Filters, Result, Where
 
@@ -34,18 +32,8 @@ XV_DIMS = {  # dimension a reader groups by → column of subj_cross_verificatio
     "applicant_type": "applicant_type",
     "check": "check_code",
 }
-MISMATCH_RATE = Metric(
-    name="mismatches_per_1000",
-    model="subj_cross_verification",
-    column="mismatches_per_1000",
-    numerator="mismatches",
-    denominator="cases",
-    scale=1000,
-    kind="rate",
-    labels=MappingProxyType(dict(zip(LANGS, STRINGS["m.mismatches_per_1000"], strict=True))),
-    definitions=MappingProxyType(dict(zip(LANGS, STRINGS["xv.rate_definition"], strict=True))),
-)
-"""Mismatches per 1,000 cases: the model's ``subj_ratio(mismatches, cases, 1000)``, rolled up."""
+MISMATCH_RATE = metrics.get("mismatches_per_1000")
+"""Mismatches per 1,000 cases, defined once in ``dbt_project.yml`` ``vars.metrics``."""
 _TABLE = f"{DB}.marts.subj_cross_verification"
 _CASES = f"{DB}.intermediate.int_verification__case_checks"
 
