@@ -698,8 +698,13 @@ def test_generated_sample_reconciles_per_file(raw_sample, loaded: Paths) -> None
 
 
 def test_every_structural_defect_is_quarantined_at_its_row(raw_sample, loaded: Paths) -> None:
-    kinds = ("row_cut_short", "extra_delimiter")
-    structural = [m for m in _manifest(raw_sample) if m["kind"] in kinds]
+    reason = {
+        "row_cut_short": "too_few_fields",
+        "extra_delimiter": "too_many_fields",
+        "stray_quote": "quote_error",
+        "excel_mangled_id": "bad_identifier",
+    }
+    structural = [m for m in _manifest(raw_sample) if m["kind"] in reason]
     assert structural, "the sample should contain structural defects"
     con = duckdb.connect()
     got = set(
@@ -708,14 +713,14 @@ def test_every_structural_defect_is_quarantined_at_its_row(raw_sample, loaded: P
             f"read_parquet('{loaded.load_quarantine}/*/*/part-0.parquet')"
         ).fetchall()
     )
-    reason = {"row_cut_short": "too_few_fields", "extra_delimiter": "too_many_fields"}
+    assert {m["kind"] for m in structural} == set(reason)
     missing = [
         m for m in structural if (Path(m["file"]).name, int(m["row"]), reason[m["kind"]]) not in got
     ]
     assert not missing, missing[:5]
-    # and nothing else was quarantined for structure: no false positives
+    # and nothing else was quarantined at load: no false positives
     expected = {(Path(m["file"]).name, int(m["row"])) for m in structural}
-    extra = {(f, r) for f, r, why in got if why in reason.values()} - expected
+    extra = {(f, r) for f, r, _ in got} - expected
     assert not extra, sorted(extra)[:5]
 
 
