@@ -118,8 +118,8 @@ def test_bom_crlf_quoted_newlines_and_structural_defects(tmp_path: Path) -> None
     lines.append(",".join(case_row(4, dept_name="杭州,市")) + "\r\n")  # line 6: extra delimiter
     lines.append("\r\n")  # line 7: blank line
     lines.append(csv_text([case_row(5, applicant_name="多\n行\n名")], "\r\n").split("\r\n", 1)[1])
-    # lines 8-10 above; line 11: a cut row whose quoted value spans two lines (11-12), closed
-    # properly: one record, too short
+    # lines 8-10 above; lines 11-12: a cut row whose quoted value spans two lines: not the
+    # header's fields, so a quoting error on line 11, and line 12 is read as a row of its own
     lines.append(f'{cid(6)},"330\r\n100001"\r\n')
     lines.append(",".join(case_row(7)))  # line 13, no final newline
     path = write(tmp_path / "raw" / "cases_20240131.csv", "\ufeff" + "".join(lines))
@@ -129,7 +129,7 @@ def test_bom_crlf_quoted_newlines_and_structural_defects(tmp_path: Path) -> None
 
     assert not report.rejected, report.reason
     assert report.encoding == "utf-8-sig"
-    assert (report.rows_read, report.rows_landed, report.rows_quarantined) == (8, 4, 4)
+    assert (report.rows_read, report.rows_landed, report.rows_quarantined) == (9, 4, 5)
     assert report.lines == report.lines_accounted == 13
     landed = {r["case_id"]: r for r in landing(paths)}
     assert {case: r["_source_row"] for case, r in landed.items()} == {
@@ -145,7 +145,8 @@ def test_bom_crlf_quoted_newlines_and_structural_defects(tmp_path: Path) -> None
         (5, "completed_at", "too_few_fields"),  # 12 of 20 fields: the first missing column
         (6, None, "too_many_fields"),
         (7, None, "too_few_fields"),
-        (11, "applicant_type", "too_few_fields"),
+        (11, None, "quote_error"),
+        (12, "item_code", "too_few_fields"),
     }
     cut = next(r for r in quarantine(paths) if r["_source_row"] == 5)
     assert cut["original"].startswith(f"{cid(3)},330100001")
@@ -154,7 +155,7 @@ def test_bom_crlf_quoted_newlines_and_structural_defects(tmp_path: Path) -> None
     assert [
         (r["file"], r["lines"], r["rows_read"], r["rows_landed"], r["rows_quarantined"])
         for r in rec
-    ] == [("cases_20240131.csv", 13, 8, 4, 4)]
+    ] == [("cases_20240131.csv", 13, 9, 4, 5)]
 
 
 def test_row_numbers_match_a_reference_parser_across_many_batches(
@@ -169,7 +170,9 @@ def test_row_numbers_match_a_reference_parser_across_many_batches(
     expected_bad: dict[int, str] = {}
     for i in range(400):
         roll = rng.random()
-        name = "王\n芳" * rng.randint(1, 2) if rng.random() < 0.2 else "王芳"
+        # quoted line breaks in good rows; the cut and lengthened rows have none (a record
+        # over several lines that is not the header's width is a quoting error: see above)
+        name = "王\n芳" * rng.randint(1, 2) if rng.random() < 0.2 and roll >= 0.14 else "王芳"
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerow(case_row(i, applicant_name=name))
         text = buf.getvalue()
@@ -264,7 +267,7 @@ def _reference_frame(data: bytes, fields: int, max_line: int, max_lines: int):
             state, n, more = _quote_state(lines[k][0], state, n, True)
             clean &= more
         if k > i and ok:
-            ok = k - i + 1 <= max_lines and size <= max_line and (n == fields or clean)
+            ok = k - i + 1 <= max_lines and size <= max_line and n == fields and clean
         if ok:
             out += [c + t for c, t in lines[i : k + 1]]
             i = k + 1

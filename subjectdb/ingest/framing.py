@@ -8,11 +8,12 @@ blocks stops the whole file. The framer applies pyarrow's quoting rules to the b
 quote opens a field only at the field's start, ``""`` inside quotes is a quote, any other
 quote is a literal character) and takes out:
 
-- ``quote_error``: the first line of a record whose quoted value runs past a line end and
-  does not close properly (its closing quote is not followed by a delimiter or a line break)
-  while the record does not have the header's number of fields, or that spans more than
-  :data:`MAX_RECORD_LINES` lines, or is still open at the end of the file. Reading resumes at
-  the next line, outside quotes;
+- ``quote_error``: the first line of a record whose quoted value runs past a line end, unless
+  the value closes properly (its closing quote followed by a delimiter or a line break) and
+  the record has the header's number of fields within :data:`MAX_RECORD_LINES` lines; a
+  quote still open at the end of the file is one too. Reading resumes at the next line,
+  outside quotes. (So a legitimate quoted line break that is also cut short costs two
+  quarantined rows instead of one: never a row hidden inside another's value.)
 - ``line_too_long``: a line longer than :data:`MAX_LINE_BYTES` (its first characters are kept).
 
 Line breaks are ``\\n``, ``\\r\\n`` and a bare ``\\r`` (classic Mac), as pyarrow reads them.
@@ -287,15 +288,16 @@ class Framer:
     ) -> bool:
         """Whether the record ``[start, end)``, whose line breaks at ``quoted`` are inside
         quoted values, is one record: within :data:`MAX_RECORD_LINES` lines and ``max_line``
-        bytes, and with the header's number of fields or every quoted value that spans a
-        line break closed properly (its closing quote followed by a delimiter or a line
-        break). A quote opened by mistake closes at some later quote instead, usually the
-        opening one of a value."""
+        bytes, with the header's number of fields, and every quoted value that spans a line
+        break closed properly (its closing quote followed by a delimiter, a line break or the
+        end of the file). A quote opened by mistake closes at some later quote instead,
+        usually the opening one of a value; two stray quotes in one column make a record of
+        the right width, but the second one is followed by the rest of its value."""
         if len(quoted) + 1 > self.max_record_lines or end - start > self.max_line:
             return False
         commas = np.flatnonzero(arr[start:end] == _COMMA) + start
-        if int((np.searchsorted(toggles, commas) % 2 == 0).sum()) + 1 == self.fields:
-            return True
+        if int((np.searchsorted(toggles, commas) % 2 == 0).sum()) + 1 != self.fields:
+            return False
         for brk in quoted.tolist():
             idx = int(np.searchsorted(toggles, brk))  # the quote that closes the value
             while idx + 1 < len(toggles) and toggles[idx + 1] == toggles[idx] + 1:
