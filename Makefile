@@ -41,14 +41,16 @@ browser-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
-## make test: lint, then the whole test suite (browser tests included)
-test: install browser-deps
-	$(BIN)/ruff check .
+## make test: lint (make lint), then the whole test suite (browser tests included)
+test: lint browser-deps
 	$(BIN)/pytest
 
+## make lint: ruff check and ruff format --check, sqlfluff over the dbt SQL (config .sqlfluff:
+## models, macros, tests/dbt), and a dbt parse
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint models macros tests/dbt
 	cd $(CURDIR) && $(BIN)/dbt parse --quiet --profiles-dir $(CURDIR)
 
 bench: install

@@ -14,19 +14,12 @@ from typing import Any
 
 import pandas as pd
 
-from subjectdb.config import PROJECT_DIR
+from subjectdb.config import PROJECT_DIR, Paths, get_paths
 from subjectdb.i18n import t
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
+from subjectdb.release import ModelDocs, PublishError, find_manifest, served_build_id
+from subjectdb.standards import neutralise_formula
 
 # --------------------------------------------------------------------------- safe CSV
-
-
-def _safe_text(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
 
 
 def safe_csv(df: pd.DataFrame) -> bytes:
@@ -43,8 +36,8 @@ def safe_csv(df: pd.DataFrame) -> bytes:
             or pd.api.types.is_bool_dtype(s)
             or pd.api.types.is_datetime64_any_dtype(s)
         ):
-            out[col] = s.map(_safe_text)
-    out.columns = [_safe_text(str(c)) for c in out.columns]
+            out[col] = s.map(neutralise_formula)
+    out.columns = [neutralise_formula(str(c)) for c in out.columns]
     # every text cell quoted: embedded CR/LF stay inside their cell
     return out.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8-sig")
 
@@ -121,19 +114,36 @@ def display_frame(
 # --------------------------------------------------------------------------- definitions
 
 
-MANIFEST = PROJECT_DIR / "target" / "manifest.json"
 METRICS_DOC = PROJECT_DIR / "docs" / "metrics.md"
 MODELS_DIR = PROJECT_DIR / "models"
 
 
+@lru_cache(maxsize=8)
+def _build_id(warehouse: str, file_id: tuple[int, int, int]) -> str | None:
+    """The served build's id, read once per warehouse file (a build swaps in a new file)."""
+    return served_build_id(Path(warehouse))
+
+
 @lru_cache(maxsize=4)
-def _manifest_models(path: str, mtime: float) -> dict[str, dict[str, Any]]:
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    out: dict[str, dict[str, Any]] = {}
-    for node in (data.get("nodes") or {}).values():
-        if node.get("resource_type") == "model":
-            out[node["name"]] = node
-    return out
+def _model_docs(path: str, mtime_ns: int) -> ModelDocs | None:
+    try:
+        return ModelDocs.load(Path(path))
+    except PublishError:  # unreadable manifest: the next source of definitions
+        return None
+
+
+def served_docs(paths: Paths) -> ModelDocs | None:
+    """The dbt docs of the served build: the release's manifest rule (``find_manifest``)."""
+    try:
+        st = paths.warehouse.stat()
+        build_id = _build_id(str(paths.warehouse), (st.st_ino, st.st_size, st.st_mtime_ns))
+    except OSError:
+        build_id = None
+    try:
+        manifest = find_manifest(paths, build_id)
+        return _model_docs(str(manifest), manifest.stat().st_mtime_ns)
+    except (PublishError, OSError):
+        return None
 
 
 def _metrics_doc_section(model: str, column: str | None) -> str | None:
@@ -166,36 +176,23 @@ def _model_header(model: str) -> str | None:
     return None
 
 
-def find_manifest(data_root: Path | None = None) -> Path | None:
-    """The newest dbt manifest: the project's ``target/`` or a build's ``data/build/dbt-*``."""
-    candidates = [MANIFEST]
-    if data_root is not None:
-        candidates += list((data_root / "build").glob("dbt-*/target/manifest.json"))
-    existing = [p for p in candidates if p.exists()]
-    return max(existing, key=lambda p: p.stat().st_mtime) if existing else None
-
-
 def definition(
     model: str, column: str | None = None, data_root: Path | None = None
 ) -> tuple[str | None, str]:
     """The documented definition of a model (and column) and where it came from.
 
-    One source: dbt's manifest descriptions when a manifest exists (see :func:`find_manifest`),
-    else the model's section of ``docs/metrics.md``, else the model's own header comment.
+    One source: the dbt manifest of the served build of the data folder ``data_root``
+    (default: the dashboard's, :func:`subjectdb.config.get_paths`), found by the release's
+    rule (:func:`served_docs`), else the model's section of ``docs/metrics.md``, else the
+    model's own header comment.
     """
-    manifest = find_manifest(data_root)
-    if manifest is not None:
-        try:
-            models = _manifest_models(str(manifest), manifest.stat().st_mtime)
-        except (OSError, ValueError):
-            models = {}
-        node = models.get(model)
-        if node:
-            col = (node.get("columns") or {}).get(column or "", {}) if column else {}
-            parts = [node.get("description") or "", col.get("description") or ""]
-            text = "\n\n".join(p.strip() for p in parts if p and p.strip())
-            if text:
-                return text, "dbt manifest"
+    docs = served_docs(get_paths(data_root))
+    if docs is not None and model in docs.models:
+        col = docs.columns.get((model, column.lower()), {}) if column else {}
+        parts = [docs.models[model], col.get("description") or ""]
+        text = "\n\n".join(p.strip() for p in parts if p and p.strip())
+        if text:
+            return text, "dbt manifest"
     doc = _metrics_doc_section(model, column)
     if doc:
         return doc, "docs/metrics.md"

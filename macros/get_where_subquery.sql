@@ -7,8 +7,8 @@
     on a model without it the placeholder is `1 = 1` (the whole model is tested). A full build
     stamps every row, so it still tests everything; an incremental build tests the rows it
     wrote. dbt_project.yml sets the placeholder on the tests of the change-stamped folders.
-    That is sound for the stamped models because each replaces whole keys (delete+insert on its
-    primary key, or append of new batches): an untouched stored row was tested by the build
+    That is sound for the stamped models because each replaces whole keys (strategy
+    replace_keys on its primary key, or append of new batches): an untouched stored row was tested by the build
     that wrote it, and a key written twice in one run is still caught among this run's rows.
 -#}
 {% macro get_where_subquery(relation) -%}

@@ -2,50 +2,35 @@
     keyed_hash(expr): HMAC-SHA256 of a text value, as 64 lowercase hex characters.
 
     HMAC(K, m) = SHA256((K xor opad) || SHA256((K xor ipad) || m)). The two 64-byte padded keys
-    are derived from the secret by `subjectdb build` and passed as hex in the vars
-    hmac_ipad_hex / hmac_opad_hex (env SUBJECTDB_HMAC_IPAD / SUBJECTDB_HMAC_OPAD), so the secret
-    itself never reaches the project, and the hash runs vectorised inside the database.
-    NULL in, NULL out. Fails the compilation when the key vars are missing or malformed.
-    Models that call it must be tables, not views: a view would store the pads in its SQL.
+    come from two zero-argument functions of the connection, subjectdb_hmac_ipad() and
+    subjectdb_hmac_opad() (BLOB), which the dbt-duckdb plugin subjectdb.warehouse.dbt_plugin
+    (profiles.yml) registers; they read the pads from dbt's environment when the query runs,
+    so no key material is ever compiled into SQL, the manifest, run results or logs. DuckDB
+    folds the calls to constants once per query: the hash runs vectorised inside the database.
+    NULL in, NULL out. A query fails (naming the variable, never a value) when the pads are
+    missing from dbt's environment: run dbt through `subjectdb build`.
+    Models that call it must be tables, not views: a view could not be read without the
+    functions.
 -#}
-{% macro hmac_pads() -%}
-    {#- dbt parse renders models without executing them: no key needed to parse -#}
-    {%- if not execute -%}
-        {{ return({'ipad': '00' * 64, 'opad': '00' * 64}) }}
-    {%- endif -%}
-    {%- set ipad = var('hmac_ipad_hex', '') | string | trim | lower -%}
-    {%- set opad = var('hmac_opad_hex', '') | string | trim | lower -%}
-    {%- for name, value in [('hmac_ipad_hex', ipad), ('hmac_opad_hex', opad)] -%}
-        {%- if value | length != 128 or (modules.re.fullmatch('[0-9a-f]{128}', value) is none) -%}
-            {{ exceptions.raise_compiler_error(
-                "keyed_hash: var '" ~ name ~ "' must be 128 hex characters (a 64-byte HMAC pad); "
-                ~ "got " ~ (value | length) ~ " characters. Run the build through `subjectdb build`, "
-                ~ "which sets SUBJECTDB_HMAC_IPAD / SUBJECTDB_HMAC_OPAD from the secret key."
-            ) }}
-        {%- endif -%}
-    {%- endfor -%}
-    {{ return({'ipad': ipad, 'opad': opad}) }}
-{%- endmacro %}
-
 {% macro keyed_hash(expr) -%}
     {{ return(adapter.dispatch('keyed_hash')(expr)) }}
 {%- endmacro %}
 
 {% macro duckdb__keyed_hash(expr) -%}
-    {%- set pads = hmac_pads() -%}
     sha256(
-        unhex('{{ pads.opad }}')
-        || unhex(sha256(unhex('{{ pads.ipad }}') || encode(cast({{ expr }} as varchar))))
+        subjectdb_hmac_opad()
+        || unhex(sha256(subjectdb_hmac_ipad() || encode(cast({{ expr }} as varchar))))
     )
 {%- endmacro %}
 
-{#- Spark, Databricks and other engines with sha2/unhex (binary concat) -#}
+{#- Spark, Databricks and other engines with sha2/unhex (binary concat): the session must
+    provide subjectdb_hmac_ipad() / subjectdb_hmac_opad() returning the pads as binary (e.g. a
+    UDF reading a secret scope), never literals in the SQL -#}
 {% macro default__keyed_hash(expr) -%}
-    {%- set pads = hmac_pads() -%}
     lower(sha2(
         concat(
-            unhex('{{ pads.opad }}'),
-            unhex(sha2(concat(unhex('{{ pads.ipad }}'), cast(cast({{ expr }} as string) as binary)), 256))
+            subjectdb_hmac_opad(),
+            unhex(sha2(concat(subjectdb_hmac_ipad(), cast(cast({{ expr }} as string) as binary)), 256))
         ),
         256
     ))

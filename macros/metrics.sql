@@ -9,7 +9,7 @@
 -#}
 {% macro subj_metric(name, relation=none, aggregate=false) -%}
     {%- set metrics = var('metrics') -%}
-    {%- if name not in metrics -%}
+    {%- if metrics is mapping and name not in metrics -%}
         {{ exceptions.raise_compiler_error(
             "subj_metric: no metric '" ~ name ~ "' in dbt_project.yml vars.metrics") }}
     {%- endif -%}

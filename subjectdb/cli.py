@@ -128,24 +128,93 @@ def build(
     full_refresh: Annotated[
         bool, typer.Option(help="Rebuild incremental models from scratch.")
     ] = False,
+    keep_failed: Annotated[
+        int | None,
+        typer.Option(
+            help="Failed build copies to keep for inspection "
+            "(default $SUBJECTDB_KEEP_FAILED_BUILDS or 1)."
+        ),
+    ] = None,
 ) -> None:
-    """Raw suites → dbt build into a new file → gates → swap in the served warehouse."""
+    """Raw suites → dbt build into a new file → gates → swap in the served warehouse.
+
+    Says "up to date" and changes nothing when nothing is new since the served build."""
+    from subjectdb.release.checks import RELEASE_GATES
     from subjectdb.warehouse import build as builder
 
-    paths = get_paths(data_dir).ensure()
-    result = builder.build(paths, full_refresh=full_refresh, show_progress=True)
+    paths = get_paths(data_dir)
+    try:
+        result = builder.build(
+            paths,
+            full_refresh=full_refresh,
+            show_progress=True,
+            keep=keep_failed,
+            extra_gates=RELEASE_GATES,
+        )
+    except builder.BuildError as exc:
+        _fail(str(exc))
+    except builder.BuildInterrupted as exc:
+        _fail(f"build {exc}: dbt stopped, served warehouse unchanged", 128 + exc.signum)
+    except KeyboardInterrupt:
+        _fail("build interrupted: dbt stopped, served warehouse unchanged", 130)
     console.print(result.summary())
     if not result.ok:
         raise typer.Exit(1)
 
 
+@app.command("rotate-key")
+def rotate_key(data_dir: DataDir = None) -> None:
+    """Re-key the warehouse with a new HMAC key (full rebuild; snapshot history re-keyed).
+
+    The current key comes from $SUBJECTDB_HMAC_KEY (or data/secrets/hmac.key), the new one
+    from $SUBJECTDB_HMAC_NEW_KEY: with the key in the environment run
+    `SUBJECTDB_HMAC_KEY=<current> SUBJECTDB_HMAC_NEW_KEY=<new> subjectdb rotate-key`, then
+    make $SUBJECTDB_HMAC_KEY the new key. With the local key file a new random key is drawn
+    (unless $SUBJECTDB_HMAC_NEW_KEY is set) and stored once the new warehouse is served."""
+    from subjectdb.release.checks import RELEASE_GATES
+    from subjectdb.warehouse import build as builder
+    from subjectdb.warehouse import rotate
+
+    try:
+        rotation = rotate.rotate_key(
+            get_paths(data_dir), show_progress=True, extra_gates=RELEASE_GATES
+        )
+    except builder.BuildError as exc:
+        _fail(str(exc))
+    except builder.BuildInterrupted as exc:
+        _fail(f"rotate-key {exc}: served warehouse and key unchanged", 128 + exc.signum)
+    console.print(builder.Summary(rotation.summary()))
+    if not rotation.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def clean(
+    data_dir: DataDir = None,
+    keep_failed: Annotated[int, typer.Option(help="Newest failed build copies to keep.")] = 0,
+    logs: Annotated[bool, typer.Option("--logs", help="Remove build logs too.")] = False,
+) -> None:
+    """Remove build scratch: failed build copies, dbt folders, spill and temporary files.
+
+    Never touches the served warehouse, landing, quarantine, secrets, validation or releases."""
+    from subjectdb.warehouse import build as builder
+    from subjectdb.warehouse import scratch
+
+    try:
+        report = scratch.clean(get_paths(data_dir), keep_copies=keep_failed, logs=logs)
+    except builder.BuildError as exc:
+        _fail(str(exc))
+    console.print(builder.Summary(report.summary()))
+
+
 @app.command()
 def validate(data_dir: DataDir = None) -> None:
     """Run the raw-extract suites and the publication gates; write Data Docs."""
-    from subjectdb.quality import validate as validator
+    from subjectdb import quality
+    from subjectdb.release.checks import RELEASE_GATES
 
     paths = get_paths(data_dir).ensure()
-    report = validator.validate_all(paths, show_progress=True)
+    report = quality.validate_all(paths, show_progress=True, extra_gates=RELEASE_GATES)
     console.print(report.summary())
     if not report.ok:
         raise typer.Exit(1)
@@ -162,12 +231,13 @@ def publish(
     data_dir: DataDir = None,
 ) -> None:
     """Publish a versioned, disclosure-controlled open-data release."""
-    from subjectdb.release import publish as publisher
+    from subjectdb.release import PublishError
+    from subjectdb.release import publish as publish_release
 
     paths = get_paths(data_dir).ensure()
     try:
-        release = publisher.publish(paths, version=version, threshold=threshold)
-    except publisher.PublishError as exc:
+        release = publish_release(paths, version=version, threshold=threshold)
+    except PublishError as exc:
         _fail(str(exc))
     console.print(f"[green]published[/] {release}")
 
@@ -231,6 +301,176 @@ def demo(
     publish(data_dir=data_dir)
     if not no_serve:
         serve(port=port, data_dir=data_dir)
+
+
+# --------------------------------------------------------------------------- sharing
+
+
+@app.command()
+def api(
+    port: Annotated[int, typer.Option(help="Port on localhost.")] = 8600,
+    host: Annotated[str, typer.Option(help="Interface (localhost by default).")] = "127.0.0.1",
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the read-only sharing API for other departments (OpenAPI at /docs)."""
+    paths = get_paths(data_dir)
+    if not paths.warehouse.exists():
+        _fail(f"no warehouse at {paths.warehouse}: run `subjectdb build` first")
+    from subjectdb.sharing.api import serve as serve_api
+
+    console.print(f"sharing API on [bold]http://{host}:{port}[/] (OpenAPI: /docs)")
+    serve_api(paths, host=host, port=port)
+
+
+api_key_app = typer.Typer(help="Department API keys of the sharing API (stored hashed).")
+app.add_typer(api_key_app, name="api-key")
+
+
+@api_key_app.command("create")
+def api_key_create(
+    department: Annotated[str, typer.Option(help="The department the key is for.")],
+    purpose: Annotated[
+        list[str] | None, typer.Option(help="A purpose the key is used for (repeatable).")
+    ] = None,
+    label: Annotated[str, typer.Option(help="A note kept with the key.")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Create a key for a department and print it once (only its hash is kept)."""
+    from subjectdb.sharing import KeyStore, SharingPaths
+    from subjectdb.sharing.keys import KeyStoreError
+
+    paths = get_paths(data_dir)
+    try:
+        key, record = KeyStore(SharingPaths(paths).keys).create(
+            department, tuple(purpose or ()), label
+        )
+    except KeyStoreError as exc:
+        _fail(str(exc))
+    console.print(f"key id {record.key_id} for {record.department} (shown once, keep it safe):")
+    typer.echo(key)
+
+
+@api_key_app.command("list")
+def api_key_list(data_dir: DataDir = None) -> None:
+    """List the keys (id, department, purposes, created, revoked): never the keys."""
+    from subjectdb.sharing import KeyStore, SharingPaths
+
+    for k in KeyStore(SharingPaths(get_paths(data_dir)).keys).list():
+        state = f"revoked {k.revoked}" if k.revoked else "active"
+        typer.echo(f"{k.key_id}\t{k.department}\t{','.join(k.purposes)}\t{k.created}\t{state}")
+
+
+@api_key_app.command("revoke")
+def api_key_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (as listed).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke a key: the API refuses it from the next request on."""
+    from subjectdb.sharing import KeyStore, SharingPaths
+    from subjectdb.sharing.keys import KeyStoreError
+
+    try:
+        KeyStore(SharingPaths(get_paths(data_dir)).keys).revoke(key_id)
+    except KeyStoreError as exc:
+        _fail(str(exc))
+    console.print(f"revoked {key_id}")
+
+
+@app.command()
+def catalogue(
+    format: Annotated[str, typer.Option("--format", help="table | json | csv.")] = "table",
+    lang: Annotated[str, typer.Option(help="zh | en (titles and types).")] = "zh",
+    out: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """The resource catalogue (政务信息资源目录): print it or export it as JSON / CSV."""
+    import csv
+    import io
+    import json
+
+    from subjectdb import catalogue as cat
+    from subjectdb.release import PublishError, find_manifest
+
+    try:
+        manifest = find_manifest(get_paths(data_dir))
+    except PublishError:
+        manifest = None
+    try:
+        entries = cat.load_catalogue(manifest)
+        rows = cat.rows(entries, lang)
+    except cat.CatalogueError as exc:
+        _fail(str(exc))
+    if format == "json":
+        text = json.dumps([e.as_dict() for e in entries], ensure_ascii=False, indent=2) + "\n"
+    elif format == "csv":
+        from subjectdb.standards import neutralise_formula
+
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows({k: neutralise_formula(v) for k, v in r.items()} for r in rows)
+        text = buf.getvalue()
+    elif format == "table":
+        from rich.table import Table
+
+        table = Table(title=f"catalogue ({entries.source})")
+        cols = ("identifier", "model", "kind", "title", "sharing_type", "opening_type")
+        for col in cols:
+            table.add_column(col, overflow="fold")
+        for r in rows:
+            table.add_row(*(r[c] for c in cols))
+        Console().print(table)
+        return
+    else:
+        _fail(f"unknown format {format!r}: table, json or csv")
+    if out:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"[green]wrote[/] {out} ({len(rows)} resources)")
+    else:
+        typer.echo(text, nl=False)
+
+
+@app.command()
+def audit(
+    department: Annotated[str | None, typer.Option(help="Only this department.")] = None,
+    resource: Annotated[str | None, typer.Option(help="Only this resource.")] = None,
+    status: Annotated[int | None, typer.Option(help="Only this HTTP status.")] = None,
+    errors: Annotated[bool, typer.Option("--errors", help="Only refused or failed calls.")] = False,
+    since: Annotated[str | None, typer.Option(help="ISO time, e.g. 2026-12-01.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (newest first).")] = 50,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="JSON lines instead of a table.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Query the sharing API's access audit (every call, newest first)."""
+    import json
+
+    from subjectdb.sharing import AuditLog, SharingPaths, query_audit
+
+    log = AuditLog(SharingPaths(get_paths(data_dir)).audit)
+    records = query_audit(
+        log,
+        department=department,
+        resource=resource,
+        status=status,
+        since=since,
+        errors_only=errors,
+        limit=limit,
+    )
+    if json_out:
+        for r in records:
+            typer.echo(json.dumps(r, ensure_ascii=False))
+        return
+    from rich.table import Table
+
+    cols = ("time", "department", "client_address", "method", "path", "resource", "status", "rows")
+    table = Table(title=f"API audit {log.path} ({len(records)} shown)")
+    for col in cols:
+        table.add_column(col, overflow="fold")
+    for r in records:
+        table.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in cols))
+    Console().print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,7 +28,7 @@ from subjectdb.warehouse.build import (
     stored_build_info,
     stored_key_fingerprint,
 )
-from subjectdb.warehouse.dbt_runner import hmac_pads
+from subjectdb.warehouse.keyed_hash import hmac_pads
 
 FACT_KEY = "case_id"
 

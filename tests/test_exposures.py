@@ -31,12 +31,8 @@ import yaml
 
 from dashboards.pages import PAGES
 from subjectdb.config import PROJECT_DIR, Paths
+from subjectdb.release import TABLES, publish
 from subjectdb.serving.connection import READS, relations
-
-try:
-    from subjectdb.release import TABLES, publish
-except ImportError:  # the release stage's surface before it re-exports them
-    from subjectdb.release.publish import TABLES, publish
 
 EXPOSURES = PROJECT_DIR / "models" / "marts" / "subjects" / "_subjects__exposures.yml"
 APP = PROJECT_DIR / "dashboards" / "app.py"

@@ -4,7 +4,7 @@ Most tests run on a small hand-made warehouse holding the contracted ``marts`` t
 here from a random case list, so they do not depend on the rest of the pipeline) and the real
 dbt manifest (``dbt parse``); the last ones run on the generator's sample through the shared
 ``built`` fixture. The recovery attack reads only the published files and is independent of
-:mod:`subjectdb.disclosure`.
+:mod:`subjectdb.release.disclosure`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,18 @@ from scipy.linalg import null_space as scipy_null_space
 from scipy.optimize import linprog
 from scipy.sparse.csgraph import connected_components
 
-from subjectdb import disclosure
 from subjectdb.config import PROJECT_DIR, Paths
-from subjectdb.release import publish as publish_module
-from subjectdb.release.publish import PublishError, list_releases, publish
+from subjectdb.release import (
+    PublishError,
+    disclosure,
+    find_manifest,
+    latest_release,
+    list_releases,
+    publish,
+    reads,
+    served_build_id,
+)
+from subjectdb.release.tables import build_tables
 
 TABLES = (
     "demand_region_age_theme",
@@ -749,10 +757,10 @@ def test_primary_rule_holds_at_every_level_and_margin(tmp_path: Path) -> None:
     decided by publish's lower bound and the small ones by its exact count."""
     paths = Paths(tmp_path / "data").ensure()
     make_warehouse(paths.warehouse, seed=8, persons=400, cases=9000)
-    con = publish_module._connect(paths)
+    con = reads.connect(paths)
     try:
-        demand_cols, fact_cols = publish_module._check_tables(con, paths)
-        tables, _ = publish_module._build_tables(con, 10, demand_cols, fact_cols)
+        demand_cols, fact_cols = reads.check_tables(con, paths)
+        tables, _ = build_tables(con, 10, demand_cols, fact_cols)
     finally:
         con.close()
     truth = duckdb.connect(str(paths.warehouse), read_only=True)
@@ -1143,3 +1151,77 @@ def test_open_data_page_lists_releases_with_downloads(published: Paths) -> None:
         metrics = {m.label: m.value for m in at.metric}
         assert "CC-BY-4.0" in metrics.values()
         assert len(at.get("download_button")) == len(files)
+
+
+def test_latest_release_is_the_pointer_else_the_newest_release(tmp_path: Path) -> None:
+    """One rule: ``latest.json`` names the latest release; without a readable pointer to an
+    existing release, the release created last (hidden scratch folders never count)."""
+    paths = Paths(tmp_path / "data").ensure()
+    assert latest_release(paths) is None
+    for name, created in (
+        ("1.0.0", "2025-01-01T00:00:00Z"),
+        ("2.0.0", "2025-06-01T00:00:00Z"),
+        (".incoming-3.0.0-abcd", "2025-09-01T00:00:00Z"),
+    ):
+        folder = paths.releases / name
+        folder.mkdir(parents=True)
+        (folder / "datapackage.json").write_text(
+            json.dumps({"version": name, "created": created}), encoding="utf-8"
+        )
+    pointer = paths.opendata / "latest.json"
+    assert latest_release(paths) == paths.releases / "2.0.0"  # no pointer
+    pointer.write_text(json.dumps({"version": "1.0.0", "path": "releases/1.0.0"}))
+    assert latest_release(paths) == paths.releases / "1.0.0"  # the pointer wins
+    pointer.write_text(json.dumps({"version": "9.0.0", "path": "releases/9.0.0"}))
+    assert latest_release(paths) == paths.releases / "2.0.0"  # names no release
+    pointer.write_text("{not json")
+    assert latest_release(paths) == paths.releases / "2.0.0"  # unreadable
+
+
+def test_dashboard_definitions_come_from_the_served_builds_manifest(tmp_path: Path) -> None:
+    """The dashboard's metric definitions use the release's manifest rule: the manifest of the
+    build recorded in the served warehouse, not a newer one of a failed or unrelated build."""
+    from dashboards.support import definition
+
+    paths = Paths(tmp_path / "data").ensure()
+    with duckdb.connect(str(paths.warehouse)) as con:
+        con.execute(
+            "create table main.build_info as "
+            "select 'B1' as build_id, now()::timestamptz as built_at"
+        )
+    for build, text in (("B1", "served build"), ("B2", "failed build")):
+        manifest = paths.build_dir / f"dbt-{build}" / "target" / "manifest.json"
+        manifest.parent.mkdir(parents=True)
+        node = {
+            "resource_type": "model",
+            "name": "subj_example",
+            "description": f"Model of the {text}.",
+            "columns": {"rate": {"description": f"Rate of the {text}."}},
+        }
+        manifest.write_text(json.dumps({"nodes": {"model.subjectdb.subj_example": node}}))
+    newer = paths.build_dir / "dbt-B2" / "target" / "manifest.json"
+    os.utime(newer, (newer.stat().st_atime, newer.stat().st_mtime + 60))
+    served = paths.build_dir / "dbt-B1" / "target" / "manifest.json"
+    assert find_manifest(paths, served_build_id(paths.warehouse)) == served
+    text, source = definition("subj_example", "rate", paths.root)
+    assert source == "dbt manifest"
+    assert text == "Model of the served build.\n\nRate of the served build."
+
+
+def test_publish_refuses_a_table_the_catalogue_does_not_open(
+    tmp_path: Path, dbt_manifest: Path
+) -> None:
+    """The catalogue is enforced: a resource changed to 不予开放 is refused by publish, and
+    nothing of the release is written."""
+    paths = Paths(tmp_path / "data").ensure()
+    make_warehouse(paths.warehouse)
+    (paths.build_dir / "target").mkdir(parents=True)
+    manifest = json.loads(dbt_manifest.read_text(encoding="utf-8"))
+    node = manifest["nodes"]["model.subjectdb.subj_population"]
+    node["config"]["meta"]["catalogue"]["opening_type"] = "不予开放"
+    (paths.build_dir / "target" / "manifest.json").write_text(
+        json.dumps(manifest), encoding="utf-8"
+    )
+    with pytest.raises(PublishError, match="不予开放"):
+        publish(paths, version="1.0.0", threshold=10)
+    assert not (paths.releases / "1.0.0").exists()

@@ -22,8 +22,8 @@ from subjectdb.warehouse.dbt_runner import (
     dbt_env,
     dbt_invocation,
     ensure_quarantine_placeholder,
-    hmac_pads,
 )
+from subjectdb.warehouse.keyed_hash import IPAD_ENV, OPAD_ENV, hmac_pads
 
 
 def _landing(paths: Paths, extract: str) -> str:
@@ -56,6 +56,31 @@ def test_hmac_pads_reproduce_rfc2104(key: str) -> None:
         inner = hashlib.sha256(bytes.fromhex(ipad) + message).digest()
         outer = hashlib.sha256(bytes.fromhex(opad) + inner).hexdigest()
         assert outer == hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def test_hmac_functions_run_once_per_query_not_per_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DuckDB folds the argument-less pad functions to constants: the Python behind them runs
+    once per query, whatever the row count, so the hash stays native and vectorised."""
+    from subjectdb.warehouse import keyed_hash
+
+    key = "fold-test-key"
+    ipad, opad = hmac_pads(key)
+    monkeypatch.setenv(IPAD_ENV, ipad)
+    monkeypatch.setenv(OPAD_ENV, opad)
+    calls: list[str] = []
+    real = keyed_hash.pad_from_env
+    monkeypatch.setattr(keyed_hash, "pad_from_env", lambda name: calls.append(name) or real(name))
+    with duckdb.connect(config={"threads": 2}) as con:
+        keyed_hash.register_hmac_functions(con)
+        rows = con.execute(
+            "select cast(i as varchar) as v, sha256(subjectdb_hmac_opad() || unhex(sha256("
+            "subjectdb_hmac_ipad() || encode(cast(i as varchar))))) as h from range(300000) r(i) "
+            "order by i"
+        ).fetchall()
+    assert len(rows) == 300_000
+    assert sorted(calls) == [IPAD_ENV, OPAD_ENV]
+    for v, h in rows[::50_000]:
+        assert h == hmac.new(key.encode(), v.encode(), hashlib.sha256).hexdigest()
 
 
 def test_hmac_pads_reject_empty_key() -> None:
@@ -92,16 +117,33 @@ def test_keyed_hash_macro_equals_python_hmac(tmp_path: Path) -> None:
     assert rows[99] is None
 
 
-def test_keyed_hash_fails_loudly_without_key(tmp_path: Path) -> None:
+def test_keyed_hash_compiles_to_functions_not_key_material(tmp_path: Path) -> None:
+    """The compiled SQL calls the connection's functions; no pad appears in it."""
     paths = Paths(tmp_path / "data").ensure()
     proc = _dbt(
-        ["compile", "--inline", "select {{ keyed_hash(\"'x'\") }}"],
+        ["compile", "--quiet", "--inline", "select {{ keyed_hash(\"'x'\") }}"], paths, tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ipad, opad = hmac_pads(hmac_key(paths))
+    assert "subjectdb_hmac_ipad()" in proc.stdout and "subjectdb_hmac_opad()" in proc.stdout
+    assert ipad not in proc.stdout.lower() and opad not in proc.stdout.lower()
+
+
+@pytest.mark.parametrize("missing", [IPAD_ENV, OPAD_ENV])
+def test_keyed_hash_fails_loudly_without_key(tmp_path: Path, missing: str) -> None:
+    """Without the pads in dbt's environment the query fails, naming the variable only."""
+    paths = Paths(tmp_path / "data").ensure()
+    ensure_quarantine_placeholder(paths)
+    proc = _dbt(
+        ["show", "--inline", "select {{ keyed_hash(\"'x'\") }} as h"],
         paths,
         tmp_path,
-        SUBJECTDB_HMAC_IPAD="",
+        **{missing: "abc"},
     )
+    out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "hmac_ipad_hex" in proc.stdout + proc.stderr
+    assert f"${missing} must hold a 64-byte HMAC pad" in out
+    assert "got 3 characters" in out
 
 
 def test_staging_drops_exactly_the_quarantined_rows(built: Paths) -> None:
@@ -166,7 +208,7 @@ def test_hmac_env_is_not_passed_to_dbt(tmp_path: Path) -> None:
     os.environ.setdefault("SUBJECTDB_HMAC_KEY", "test-key-not-secret")
     env = dbt_env(paths, tmp_path / "x.duckdb")
     assert "SUBJECTDB_HMAC_KEY" not in env
-    assert env["SUBJECTDB_HMAC_IPAD"] == hmac_pads(hmac_key(paths))[0]
+    assert env[IPAD_ENV] == hmac_pads(hmac_key(paths))[0]
 
 
 def test_dbt_unit_tests_pass(built: Paths, tmp_path: Path) -> None:

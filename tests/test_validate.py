@@ -1,4 +1,5 @@
-"""Great Expectations raw suites and publication gates (subjectdb.quality.validate).
+"""Great Expectations raw suites and publication gates (subjectdb.quality), and the release's
+open-data gate (subjectdb.release.checks).
 
 Three layers: the vectorised standards against python-stdnum; the raw suites and gates on small
 hand-made landing batches / warehouses (exact rows and reasons); and the generator's defect
@@ -18,15 +19,18 @@ import pytest
 from conftest import SAMPLE, copy_data
 from stdnum.cn import ric, uscc
 
+from subjectdb import quality as v
 from subjectdb.config import SEEDS_DIR, Paths
+from subjectdb.contract import QUARANTINE_SCHEMA
 from subjectdb.quality import expectations as custom_expectations
-from subjectdb.quality import validate as v
+from subjectdb.quality import raw_suites
 from subjectdb.quality.expectations import (
     reference,
     starts_formula,
     valid_gb11643_values,
     valid_gb32100_values,
 )
+from subjectdb.release import checks
 
 # Manifest defect kind → the expectation that must catch it (reason in the quarantine).
 STANDARD_KINDS = {
@@ -230,7 +234,7 @@ def _write_landing(paths: Paths, extract: str, batch: str, rows: list[dict[str, 
 
 
 def _quarantine(paths: Paths, extract: str, batch: str) -> pd.DataFrame:
-    return pd.read_parquet(v._quarantine_path(paths, extract, batch))
+    return pd.read_parquet(v.quarantine_path(paths, extract, batch))
 
 
 @pytest.fixture
@@ -363,13 +367,13 @@ def test_stray_defects_in_a_small_batch_do_not_fail_the_suite(tmp_path: Path) ->
 def _validated_batches(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Record the batches run_raw_suites really validates (in this process)."""
     seen: list[str] = []
-    real = v._run_batch_task
+    real = raw_suites._run_batch_task
 
-    def spy(task: v._BatchTask, gxs: v._GX | None = None) -> v._BatchDone:
+    def spy(task: raw_suites._BatchTask, gxs: v.GX | None = None) -> raw_suites._BatchDone:
         seen.append(f"{task.batch.extract}/{task.batch.batch_id}")
         return real(task, gxs)
 
-    monkeypatch.setattr(v, "_run_batch_task", spy)
+    monkeypatch.setattr(raw_suites, "_run_batch_task", spy)
     return seen
 
 
@@ -379,7 +383,7 @@ def test_unchanged_batches_are_not_rechecked(
     seen = _validated_batches(monkeypatch)
     first = v.run_raw_suites(hand)
     assert seen == ["cases/20240131"]
-    qfile = v._quarantine_path(hand, "cases", "20240131")
+    qfile = v.quarantine_path(hand, "cases", "20240131")
     before = qfile.stat().st_mtime_ns
     seen.clear()
     again = v.run_raw_suites(hand)
@@ -440,7 +444,7 @@ def test_chunks_and_workers_give_the_same_answer(
     whole = quarantined()
     # the later cut-off accepts row 10's 2024-02-01 update: one finding fewer
     assert len(whole["20240229"]) == len(whole["20240131"]) - 1
-    monkeypatch.setattr(v, "CHUNK_ROWS", 20)  # 60 rows → 3 chunks split by case_id hash
+    monkeypatch.setattr(raw_suites, "CHUNK_ROWS", 20)  # 60 rows → 3 chunks split by case_id hash
     report = v.run_raw_suites(hand, workers=2, force=True)  # two spawned processes
     chunked = quarantined()
     for b in batches:
@@ -459,7 +463,7 @@ def test_empty_batch_still_writes_quarantine_file(tmp_path: Path) -> None:
     report = v.run_raw_suites(paths)
     assert report.ok and report.quarantined_rows == 0
     q = _quarantine(paths, "cases", "20240131")
-    assert q.empty and list(q.columns) == v.QUARANTINE_SCHEMA.names
+    assert q.empty and list(q.columns) == QUARANTINE_SCHEMA.names
 
 
 def test_row_count_outside_usual_range_warns(tmp_path: Path) -> None:
@@ -572,12 +576,12 @@ def test_persons_and_enterprises(tmp_path: Path) -> None:
 
 def test_stale_quarantine_partition_is_dropped(hand: Paths) -> None:
     v.run_raw_suites(hand)
-    stale = v._quarantine_path(hand, "cases", "20230131")
+    stale = v.quarantine_path(hand, "cases", "20230131")
     stale.parent.mkdir(parents=True)
-    shutil.copy(v._quarantine_path(hand, "cases", "20240131"), stale)
+    shutil.copy(v.quarantine_path(hand, "cases", "20240131"), stale)
     v.run_raw_suites(hand)
     assert not stale.exists()
-    assert v._quarantine_path(hand, "cases", "20240131").exists()
+    assert v.quarantine_path(hand, "cases", "20240131").exists()
 
 
 def test_suite_definitions_use_known_seed_parameters() -> None:
@@ -587,7 +591,7 @@ def test_suite_definitions_use_known_seed_parameters() -> None:
         text = json.dumps(sd.expectations)
         for name in {p for p in params if f'"{p}"' in text}:
             assert params[name], name
-        v._gx_suite(sd.name, sd.row_level(), sd.meta)  # every entry is a valid expectation
+        v.gx_suite(sd.name, sd.row_level(), sd.meta)  # every entry is a valid expectation
 
 
 # ------------------------------------------------------------------------------------------
@@ -654,7 +658,9 @@ def _gate_failures(report: v.SuiteReport) -> set[tuple[str, str, str]]:
 
 def test_clean_warehouse_passes_gates(tmp_path: Path) -> None:
     paths = Paths(tmp_path / "data").ensure()
-    report = v.run_gates(paths, _warehouse(tmp_path / "wh.duckdb"))
+    report = v.run_gates(
+        paths, _warehouse(tmp_path / "wh.duckdb"), extra_gates=checks.RELEASE_GATES
+    )
     assert report.ok, [(o.batch, o.expectation, o.column, o.note) for o in report.failures()]
     release = [o for o in report.outcomes if o.suite == "gate_open_data"]
     assert [(o.status, o.note) for o in release] == [("not checked", "no release to check")]
@@ -753,7 +759,7 @@ def _release(paths: Paths, frame: pd.DataFrame, threshold: int = 10) -> Path:
 
 def test_release_disclosure_gate(tmp_path: Path) -> None:
     paths = Paths(tmp_path / "data").ensure()
-    assert [(o.status, o.note) for o in v.check_open_data(paths).outcomes] == [
+    assert [(o.status, o.note) for o in checks.check_open_data(paths).outcomes] == [
         ("not checked", "no release to check")
     ]
     ok = pd.DataFrame(
@@ -766,7 +772,7 @@ def test_release_disclosure_gate(tmp_path: Path) -> None:
         }
     )
     rel = _release(paths, ok)
-    report = v.check_open_data(paths)
+    report = checks.check_open_data(paths)
     assert report.ok, [(o.batch, o.expectation, o.note) for o in report.failures()]
     checked = {(o.expectation, o.column) for o in report.outcomes if o.status == "passed"}
     assert ("expect_column_values_to_be_null", "cases (cases_status)") in checked
@@ -775,7 +781,7 @@ def test_release_disclosure_gate(tmp_path: Path) -> None:
     def failures(frame: pd.DataFrame) -> set[tuple[str, str, str]]:
         shutil.rmtree(rel)
         _release(paths, frame)
-        return _gate_failures(v.check_open_data(paths))
+        return _gate_failures(checks.check_open_data(paths))
 
     # a 3-applicant cell published
     assert failures(ok.assign(cases_status=["", "", ""], cases=[40, 7, 25])) == {
@@ -794,6 +800,26 @@ def test_release_disclosure_gate(tmp_path: Path) -> None:
     assert failures(ok.assign(region_code=["330106", "13912345678", "330110"])) == {
         ("2026", "expect_column_values_to_not_match_regex", "region_code")
     }
+
+
+def test_quality_imports_no_later_stage() -> None:
+    """quality is stage 2: the release adds its gate through GateStep, never the other way."""
+    import ast
+
+    later = ("subjectdb.warehouse", "subjectdb.release", "subjectdb.serving", "subjectdb.bench")
+    later += ("subjectdb.cli", "dashboards")
+    modules = sorted(Path(v.__file__).parent.glob("*.py"))
+    assert len(modules) > 5
+    for path in modules:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                assert not name.startswith(later), (path.name, name)
 
 
 def test_personal_data_patterns_ignore_keyed_hashes() -> None:
@@ -923,7 +949,7 @@ def test_build_refuses_a_warehouse_failing_a_gate(
         return real(p, warehouse, *args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(v, "run_gates", tampering_gates)
-    result = build.build(paths)
+    result = build.build(paths, full_refresh=True)  # nothing new: "up to date" otherwise
     assert not result.ok
     assert paths.warehouse.read_bytes() == served
 
@@ -955,7 +981,7 @@ def test_raw_suite_workers_end_with_a_killed_parent(tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
     script.write_text(
         "import concurrent.futures, multiprocessing, os, sys, time\n"
-        "from subjectdb.quality.validate import exit_with_parent\n"
+        "from subjectdb.quality import exit_with_parent\n"
         "if __name__ == '__main__':\n"
         "    ctx = multiprocessing.get_context('spawn')\n"
         "    pool = concurrent.futures.ProcessPoolExecutor(\n"

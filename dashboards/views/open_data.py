@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboards.common import get_ctx
 from dashboards.support import audit
-from subjectdb.release.publish import latest_release, list_releases
+from subjectdb.release import latest_release, list_releases
 
 PAGE = "open-data-release"
 MIME = {
@@ -111,12 +111,12 @@ if not releases:
     st.stop()
 latest = latest_release(ctx.paths)
 
-for i, rel in enumerate(releases):
+for rel in releases:
     package: dict[str, Any] = rel["package"]
     version = rel["version"]
     is_latest = latest is not None and rel["folder"].resolve() == latest.resolve()
     label = f"{s('version')} {version}" + (f" · {s('latest')}" if is_latest else "")
-    with st.expander(label, expanded=(i == 0)):
+    with st.expander(label, expanded=is_latest):
         title = package.get("title_zh") if LANG == 0 else package.get("title")
         description = package.get("description_zh") if LANG == 0 else package.get("description")
         st.subheader(title or version)

@@ -116,7 +116,7 @@ def _floor_scan(spec: dict[str, Any]) -> Outcome:
 
 
 def _raw_suites(spec: dict[str, Any]) -> Outcome:
-    from subjectdb.quality.validate import run_raw_suites
+    from subjectdb.quality import run_raw_suites
 
     paths = stage_paths(spec)
     seconds, report = clock(lambda: run_raw_suites(paths))
@@ -237,11 +237,12 @@ def _dbt_incremental(spec: dict[str, Any]) -> Outcome:
 
 
 def _gates(spec: dict[str, Any]) -> Outcome:
-    from subjectdb.quality.validate import run_gates
+    from subjectdb.quality import run_gates
+    from subjectdb.release.checks import RELEASE_GATES
 
     paths = stage_paths(spec)
     new_file = Path(spec["new_file"])
-    seconds, report = clock(lambda: run_gates(paths, new_file))
+    seconds, report = clock(lambda: run_gates(paths, new_file, extra_gates=RELEASE_GATES))
     extra = {
         "ok": bool(report.ok),
         "expectations": len(report.outcomes),
@@ -254,7 +255,7 @@ def _gates(spec: dict[str, Any]) -> Outcome:
 
 
 def _publish(spec: dict[str, Any]) -> Outcome:
-    from subjectdb.release.publish import publish
+    from subjectdb.release import publish
 
     paths = stage_paths(spec)
     rows = sum(subject_rows(paths.warehouse).values())

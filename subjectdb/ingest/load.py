@@ -2,7 +2,7 @@
 
 The loader owns *structure*: can a row be read, decoded and typed? It does not judge whether a
 value is valid (check digits, codes, enumerations, date order, required fields): the Great
-Expectations raw suites (:mod:`subjectdb.quality.validate`) do that on the landing zone.
+Expectations raw suites (:mod:`subjectdb.quality`) do that on the landing zone.
 
 Pipeline for one file (see ``docs/loading.md``), one streaming pass in bounded memory:
 

@@ -16,7 +16,6 @@ seeds; :func:`use_seeds` points the metrics at another seeds folder (tests).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,7 +41,9 @@ from great_expectations.render import LegacyRendererType, RenderedStringTemplate
 from great_expectations.render.renderer.renderer import renderer
 
 from subjectdb.config import SEEDS_DIR
+from subjectdb.seeds import SeedError, read_seed
 from subjectdb.standards import (
+    FORMULA_PREFIXES,
     GB11643_PATTERN,
     GB32100_PATTERN,
     gb2260_assigned,
@@ -74,34 +75,18 @@ class Reference:
 _seeds_dir: list[Path] = [SEEDS_DIR]
 
 
-class ReferenceError(RuntimeError):
-    """A seed the standards need is missing or malformed."""
-
-
-def _read_seed(path: Path, columns: Iterable[str]) -> list[dict[str, str]]:
-    if not path.exists():
-        raise ReferenceError(
-            f"reference seed {path} is missing: run `python -m subjectdb.reference`"
-        )
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        missing = [c for c in columns if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ReferenceError(f"{path}: line 1: missing column(s) {', '.join(missing)}")
-        return list(reader)
-
-
 @lru_cache(maxsize=4)
 def _load_reference(seeds_dir: Path) -> Reference:
-    regions = _read_seed(seeds_dir / "ref_regions.csv", ["region_code"])
-    changes = _read_seed(seeds_dir / "ref_region_code_changes.csv", ["retired_code"])
-    items = _read_seed(seeds_dir / "ref_service_items.csv", ["item_code", "promised_days"])
+    """Raises :class:`subjectdb.seeds.SeedError` when a seed is missing or malformed."""
+    regions = read_seed("ref_regions", seeds_dir, ["region_code"])
+    changes = read_seed("ref_region_code_changes", seeds_dir, ["retired_code"])
+    items = read_seed("ref_service_items", seeds_dir, ["item_code", "promised_days"])
     promised: dict[str, int] = {}
     for line, row in enumerate(items, start=2):
         try:
             promised[row["item_code"]] = int(row["promised_days"])
         except ValueError as exc:
-            raise ReferenceError(
+            raise SeedError(
                 f"{seeds_dir / 'ref_service_items.csv'}: line {line}: column promised_days: "
                 f"not an integer: {row['promised_days']!r}"
             ) from exc
@@ -318,18 +303,22 @@ def _in_set(values: pd.Series, allowed: frozenset[str] | Iterable[str]) -> np.nd
     return _spread(codes, pc.fill_null(member, False).to_numpy(zero_copy_only=False), False)
 
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
 def starts_formula(values: pd.Series) -> pd.Series:
-    """True where a text value would start a spreadsheet formula (CSV injection)."""
+    """True where a text value would start a spreadsheet formula (CSV injection).
+
+    Vectorised form of :func:`subjectdb.standards.starts_formula` (its ``FORMULA_PREFIXES``),
+    checked once per distinct value.
+    """
     codes, distinct = _per_value(values, "formula", _starts_formula)
     return pd.Series(_spread(codes, distinct, False), index=values.index, dtype=bool)
 
 
 def _starts_formula(distinct: pa.Array) -> np.ndarray:
-    hit = pc.match_substring_regex(distinct, "^[=+\\-@\t\r]")
-    return np.asarray(pc.fill_null(hit, False).to_numpy(zero_copy_only=False), dtype=bool)
+    hit = np.zeros(len(distinct), dtype=bool)
+    for prefix in FORMULA_PREFIXES:
+        starts = pc.fill_null(pc.starts_with(distinct, pattern=prefix), False)
+        hit |= np.asarray(starts.to_numpy(zero_copy_only=False), dtype=bool)
+    return hit
 
 
 def _member(column: pd.Series, allowed: Iterable[str]) -> pd.Series:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from subjectdb import disclosure, metrics
+from subjectdb import metrics
+from subjectdb.release import disclosure
 from subjectdb.serving.connection import DB, Warehouse, WarehouseUnavailable
 from subjectdb.serving.filters import Filters, Result, Where, region_cond
 from subjectdb.serving.suppression import suppress

@@ -3,7 +3,7 @@
 Every demand cell is returned with its exact number of distinct applicants (from
 ``marts.subj_applicant_demand``); cells below :data:`THRESHOLD` come back with their measures
 set to NULL and ``suppressed = TRUE``, so no caller can show them by mistake. The rule is the
-open-data release's (:mod:`subjectdb.disclosure`).
+open-data release's (:mod:`subjectdb.release.disclosure`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from subjectdb import disclosure
+from subjectdb.release import disclosure
 
 THRESHOLD = disclosure.DEFAULT_THRESHOLD
 """Minimum number of distinct applicants behind a shown cell (the open-data rule)."""
@@ -30,7 +30,7 @@ def suppress(
     Adds a boolean ``suppressed`` column. A cell without a count is suppressed as well.
     """
     counts = pd.to_numeric(df[count_col], errors="coerce")
-    # the same primary rule as the open-data release (subjectdb.disclosure)
+    # the same primary rule as the open-data release (subjectdb.release.disclosure)
     mask = np.asarray(disclosure.primary_suppressed(counts.to_numpy(), threshold), dtype=bool)
     cols = [c for c in dict.fromkeys([*measures, count_col]) if c in df.columns]
     # all columns replaced in one step (column-by-column assignment costs a pandas block

@@ -5,9 +5,17 @@ when the process ends, so the build can swap it in at once, and dbt's global sta
 caches, logging) never leaks into the caller. Every run gets its own target and log folder,
 so builds over different data folders can run side by side.
 
-The HMAC key never reaches dbt: only the two 64-byte padded keys of HMAC-SHA256 (hex) do,
-through ``SUBJECTDB_HMAC_IPAD`` / ``SUBJECTDB_HMAC_OPAD``; the ``keyed_hash`` macro computes
-``sha256(opad || sha256(ipad || m))`` inside the database.
+The HMAC key never reaches dbt: only the two 64-byte padded keys of HMAC-SHA256 (hex) do, in
+its process environment (``SUBJECTDB_HMAC_IPAD`` / ``SUBJECTDB_HMAC_OPAD``), read at run time by
+functions registered on its connection (:mod:`subjectdb.warehouse.keyed_hash`): no compiled
+SQL, manifest, run result or log holds key material. The run's folder is private (0700).
+
+dbt is a child that cannot outlive its caller: it runs in its own process group (a Ctrl-C or
+SIGTERM of the caller is handled by the caller, which then ends the whole group), it is
+killed by the kernel when its caller dies (``PR_SET_PDEATHSIG`` on Linux, even after a
+``kill -9`` of the build), and it inherits the build lock's descriptor, so no other build can
+start while it is alive. dbt prints no colour codes unless the caller shows its progress on a
+terminal; its log file never has them.
 
 ``python -m subjectdb.warehouse.dbt_runner ARGS...`` runs any dbt command (for example
 ``docs generate``) against the served warehouse of ``$SUBJECTDB_DATA``.
@@ -15,19 +23,32 @@ through ``SUBJECTDB_HMAC_IPAD`` / ``SUBJECTDB_HMAC_OPAD``; the ``keyed_hash`` ma
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from subjectdb.config import HMAC_ENV, PROJECT_DIR, Paths, get_paths, hmac_key
+from subjectdb.files import replace_atomic
+from subjectdb.warehouse.keyed_hash import IPAD_ENV, OPAD_ENV, hmac_pads
+from subjectdb.warehouse.scratch import (
+    DBT_SPILL,
+    BuildError,
+    build_lock,
+    make_private,
+    require_data_folder,
+    scrub_key_material,
+)
 
-HMAC_BLOCK = 64  # SHA-256 block size in bytes
 PARTIAL_PARSE = "partial_parse.msgpack"
 SHARED_PARSE_CACHES = PROJECT_DIR / "target" / "parse-cache"
 """dbt's parse caches shared by runs over every data folder (under dbt's default target folder),
@@ -35,19 +56,6 @@ one per warehouse file name (the name is part of the profile, which keys dbt's c
 QUARANTINE_PLACEHOLDER = ("_schema", "_empty", "part-0.parquet")
 """quarantine/raw_suites/_schema/_empty/part-0.parquet: an empty, typed file so that the dbt
 source glob ``raw_suites/*/*/*.parquet`` matches before the raw suites ever reject a row."""
-
-
-def hmac_pads(key: str | bytes) -> tuple[str, str]:
-    """The inner and outer padded keys of HMAC-SHA256 (RFC 2104), as 128-char hex strings."""
-    raw = key.encode("utf-8") if isinstance(key, str) else key
-    if not raw:
-        raise ValueError("the HMAC key is empty")
-    if len(raw) > HMAC_BLOCK:
-        raw = hashlib.sha256(raw).digest()
-    raw = raw.ljust(HMAC_BLOCK, b"\0")
-    ipad = bytes(b ^ 0x36 for b in raw).hex()
-    opad = bytes(b ^ 0x5C for b in raw).hex()
-    return ipad, opad
 
 
 def ensure_quarantine_placeholder(paths: Paths) -> Path:
@@ -77,24 +85,25 @@ def ensure_quarantine_placeholder(paths: Paths) -> Path:
             ) to '{tmp}' (format parquet)
             """
         )
-    os.replace(tmp, target)
+    replace_atomic(tmp, target)
     return target
 
 
-def dbt_env(paths: Paths, warehouse_file: Path) -> dict[str, str]:
-    """The environment of a dbt run: data folder, target DuckDB file, HMAC pads, profiles."""
-    ipad, opad = hmac_pads(hmac_key(paths))
+def dbt_env(paths: Paths, warehouse_file: Path, key: str | None = None) -> dict[str, str]:
+    """The environment of a dbt run: data folder, target DuckDB file, HMAC pads, profiles.
+
+    ``key``: the HMAC key to hash with (default :func:`subjectdb.config.hmac_key`)."""
+    ipad, opad = hmac_pads(key if key is not None else hmac_key(paths))
     env = dict(os.environ)
     env.update(
         SUBJECTDB_DATA=str(paths.root),
         SUBJECTDB_DBT_PATH=str(warehouse_file),
-        SUBJECTDB_HMAC_IPAD=ipad,
-        SUBJECTDB_HMAC_OPAD=opad,
         DBT_PROFILES_DIR=str(PROJECT_DIR),
         DBT_PROJECT_DIR=str(PROJECT_DIR),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         DO_NOT_TRACK="1",
     )
+    env[IPAD_ENV], env[OPAD_ENV] = ipad, opad
     env.pop(HMAC_ENV, None)  # dbt gets the pads, never the key itself
     return env
 
@@ -159,28 +168,6 @@ def _read_results(target_dir: Path) -> tuple[dict[str, int], list[NodeResult]]:
     return counts, problems
 
 
-def scrub_key_material(target_dir: Path) -> None:
-    """Remove compiled SQL (it holds the HMAC pads) from a finished run's target folder.
-
-    The compiled/ and run/ folders go; ``compiled_code`` is dropped from run_results.json and
-    manifest.json (the raw Jinja SQL, lineage and docs stay usable).
-    """
-    for sub in ("compiled", "run"):
-        shutil.rmtree(target_dir / sub, ignore_errors=True)
-    for name, sections in (("run_results.json", ("results",)), ("manifest.json", ("nodes",))):
-        path = target_dir / name
-        if not path.exists():
-            continue
-        data = json.loads(path.read_text())
-        for section in sections:
-            items = data.get(section) or []
-            for item in items.values() if isinstance(items, dict) else items:
-                if isinstance(item, dict):
-                    item.pop("compiled_code", None)
-                    item.pop("compiled_sql", None)
-        path.write_text(json.dumps(data))
-
-
 def shared_parse_cache(warehouse_file: Path) -> Path:
     """The shared parse cache of runs into files named like ``warehouse_file``."""
     return SHARED_PARSE_CACHES / f"{warehouse_file.name}.msgpack"
@@ -220,26 +207,33 @@ def share_partial_parse(target_dir: Path, warehouse_file: Path) -> None:
         shared.parent.mkdir(parents=True, exist_ok=True)
         tmp = shared.with_name(f".{shared.name}.{os.getpid()}.tmp")
         shutil.copyfile(source, tmp)
-        os.replace(tmp, shared)
+        replace_atomic(tmp, shared)
     except OSError:  # a read-only project folder: each data folder keeps its own cache
         pass
 
 
 def dbt_invocation(
-    args: list[str], paths: Paths, warehouse_file: Path, work_dir: Path
+    args: list[str],
+    paths: Paths,
+    warehouse_file: Path,
+    work_dir: Path,
+    key: str | None = None,
+    colour: bool = False,
 ) -> tuple[list[str], dict[str, str], Path]:
     """The command, environment and working folder of one dbt run (see :func:`run_dbt`).
 
     dbt runs in the warehouse file's folder and is given the file's name and DuckDB's temp
     folder as paths relative to it: its parse cache is keyed on the profile (the path and the
     settings included), so relative paths let one cache serve builds of every data folder.
-    The target folder starts from the newest parse cache (:func:`reuse_partial_parse`).
+    The run's folder ``work_dir`` is private (0700); its target folder starts from the newest
+    parse cache (:func:`reuse_partial_parse`).
     """
+    make_private(work_dir)
     target_dir = work_dir / "target"
     reuse_partial_parse(target_dir, warehouse_file)
     cwd = warehouse_file.parent
     cwd.mkdir(parents=True, exist_ok=True)
-    temp_dir = paths.build_dir / "duckdb_tmp"
+    temp_dir = paths.build_dir / DBT_SPILL
     temp_dir.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable,
@@ -255,11 +249,49 @@ def dbt_invocation(
         "--log-path",
         str(work_dir / "logs"),
     ]
-    env = dbt_env(paths, warehouse_file)
+    env = dbt_env(paths, warehouse_file, key)
     env["SUBJECTDB_DBT_PATH"] = warehouse_file.name
     env["SUBJECTDB_DUCKDB_TEMP"] = os.path.relpath(temp_dir, cwd)
-    env["DBT_LOG_LEVEL_FILE"] = "info"  # debug file logs would record SQL with the pads
+    env["DBT_LOG_LEVEL_FILE"] = "info"  # debug file logs record every statement
+    env["DBT_USE_COLORS"] = "true" if colour else "false"
+    env["DBT_USE_COLORS_FILE"] = "false"
     return cmd, env, cwd
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+"""Terminal control sequences (colours), removed from the output a run keeps."""
+STOP_GRACE = 10.0
+"""Seconds dbt gets to end after SIGTERM before its process group is killed."""
+PR_SET_PDEATHSIG = 1
+
+
+def _end_with_caller() -> Callable[[], None] | None:
+    """A ``preexec_fn`` making the kernel kill the child when its caller dies (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork
+    caller = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != caller:  # the caller died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def stop_process_group(proc: subprocess.Popen[Any], grace: float = STOP_GRACE) -> None:
+    """End a child started with ``process_group=0`` and everything in its group."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 30.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def run_dbt(
@@ -268,11 +300,19 @@ def run_dbt(
     warehouse_file: Path,
     work_dir: Path,
     show_progress: bool = False,
+    key: str | None = None,
+    inherit_fds: Sequence[int] = (),
+    on_start: Callable[[int], None] | None = None,
 ) -> DbtRun:
-    """Run one dbt command with its own target/log folders under ``work_dir``."""
-    import time
+    """Run one dbt command with its own target/log folders under ``work_dir``.
 
-    cmd, env, cwd = dbt_invocation(args, paths, warehouse_file, work_dir)
+    dbt runs in its own process group and ends with the caller (module docs): if this call
+    is interrupted (an exception, Ctrl-C, SIGTERM turned into an exception), dbt's group is
+    ended before the exception goes on. ``inherit_fds`` (the build lock) stay open in dbt;
+    ``on_start(pid)`` is told dbt's process id.
+    """
+    colour = show_progress and sys.stderr.isatty()
+    cmd, env, cwd = dbt_invocation(args, paths, warehouse_file, work_dir, key, colour)
     target_dir = work_dir / "target"
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -282,14 +322,25 @@ def run_dbt(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        process_group=0,
+        preexec_fn=_end_with_caller(),
+        pass_fds=tuple(inherit_fds),
     )
     captured: list[str] = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        captured.append(line)
-        if show_progress:
-            sys.stderr.write(line)
-    returncode = proc.wait()
+    try:
+        if on_start is not None:
+            on_start(proc.pid)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            captured.append(ANSI_ESCAPE.sub("", line))
+            if show_progress:
+                sys.stderr.write(line)
+        returncode = proc.wait()
+    finally:
+        if proc.poll() is None:
+            stop_process_group(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()
     seconds = time.monotonic() - started
     if returncode == 0:  # a failed run may have parsed under unusual settings
         share_partial_parse(target_dir, warehouse_file)
@@ -305,13 +356,29 @@ def run_dbt(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m subjectdb.warehouse.dbt_runner ARGS``: dbt against the served warehouse."""
+    """``python -m subjectdb.warehouse.dbt_runner ARGS``: dbt against the served warehouse
+    (under the build lock, so no build runs meanwhile)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    paths = get_paths().ensure()
-    ensure_quarantine_placeholder(paths)
-    work_dir = paths.build_dir / "manual"
-    run = run_dbt(args, paths, paths.warehouse, work_dir, show_progress=True)
-    scrub_key_material(work_dir / "target")
+    paths = get_paths()
+    try:
+        require_data_folder(paths, warehouse=True)
+        with build_lock(paths, purpose="manual dbt run") as lock:
+            work_dir = paths.build_dir / "manual"
+            try:
+                run = run_dbt(
+                    args,
+                    paths,
+                    paths.warehouse,
+                    work_dir,
+                    show_progress=True,
+                    inherit_fds=(lock.fd,),
+                    on_start=lambda pid: lock.record(dbt_pid=pid),
+                )
+            finally:
+                scrub_key_material(work_dir / "target")
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"dbt artifacts (compiled SQL removed): {work_dir / 'target'}", file=sys.stderr)
     return run.returncode
 

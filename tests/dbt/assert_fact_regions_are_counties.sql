@@ -1,5 +1,7 @@
--- Cases, residents and enterprises are placed in counties (current GB/T 2260 codes), never in
--- a prefecture or province: returns every fact row whose region is not a county.
+{#-
+    Cases, residents and enterprises are placed in counties (current GB/T 2260 codes), never in
+    a prefecture or province: returns every fact row whose region is not a county.
+-#}
 with placed as (
 
     select 'fct_service_cases' as fact, region_code, count(*) as n_rows
@@ -8,13 +10,13 @@ with placed as (
 
     union all
 
-    select 'fct_population_midyear', region_code, count(*)
+    select 'fct_population_midyear' as fact, region_code, count(*) as n_rows
     from {{ ref('fct_population_midyear') }}
     group by region_code
 
     union all
 
-    select 'fct_enterprise_midyear', region_code, count(*)
+    select 'fct_enterprise_midyear' as fact, region_code, count(*) as n_rows
     from {{ ref('fct_enterprise_midyear') }}
     group by region_code
 
@@ -23,5 +25,5 @@ with placed as (
 select placed.fact, placed.region_code, regions.level, placed.n_rows
 from placed
 left join {{ ref('dim_region') }} as regions
-    on regions.region_code = placed.region_code
+    on placed.region_code = regions.region_code
 where regions.level is null or regions.level <> 'county'

@@ -46,17 +46,18 @@ months as (
     select {{ month_start('cases.submitted_at') }}
     from cases
     inner join replaced_placements
-        on replaced_placements.case_id = cases.case_id
+        on cases.case_id = replaced_placements.case_id
 
 ),
 
--- a full rebuild stamps every case: one case with another stamp ends the scan early
+-- a full rebuild stamps every case: one case with another stamp ends the scan early (any one:
+-- no order needed)
 kept_cases as (
 
     select 1 as kept
     from cases
     where _changed_invocation_id is null or not {{ changed_in_this_run() }}
-    limit 1
+    limit 1  -- noqa: AM09
 
 ),
 

@@ -5,17 +5,19 @@
     latest state changed in this run and every case of the enterprises whose register versions
     changed in this run; a case is stamped as changed in this run (_changed_invocation_id) only
     when its state changed or its placement did, so a new register row that only ends the
-    validity of the previous version does not mark the enterprise's older cases. The pre-hook
-    first deletes the rows of the cases whose state changed in this run (a case is never left
-    behind by a change of applicant type); delete+insert on case_id replaces the rest.
+    validity of the previous version does not mark the enterprise's older cases. Strategy
+    replace_keys on case_id, also replacing every case whose state changed in this run (a case
+    is never left behind by a change of applicant type).
 -#}
 {{
     config(
         materialized='incremental',
+        incremental_strategy='replace_keys',
         unique_key='case_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        pre_hook="{% if is_incremental() %}delete from {{ this }} where case_id in (select case_id from {{ ref('int_cases__latest') }} where {{ changed_in_this_run() }}){% endif %}"
+        replace_also=[
+            {'column': 'case_id', 'in': 'int_cases__latest', 'where': '__changed_in_this_run__'},
+        ],
+        on_schema_change='fail'
     )
 }}
 
@@ -23,8 +25,10 @@ with cases as (
 
     select case_id, applicant_key, submitted_at, _changed_invocation_id
     from {{ ref('int_cases__latest') }}
+    -- sqlfluff measures the incremental branch one level too shallow
+    -- noqa: disable=LT02
     where applicant_type = 'enterprise'
-    {% if is_incremental() -%}
+        {%- if is_incremental() %}
         and (
             {{ changed_in_this_run() }}
             or applicant_key in (
@@ -32,7 +36,8 @@ with cases as (
                 where {{ changed_in_this_run() }}
             )
         )
-    {%- endif %}
+        {%- endif %}
+    -- noqa: enable=LT02
 
 ),
 
@@ -49,6 +54,8 @@ enterprise_versions as (
 
 ),
 
+-- noqa: disable=ST03
+-- (read by final, which sqlfluff cannot parse)
 placed as (
 
     select
@@ -59,14 +66,20 @@ placed as (
         enterprise_versions.size_class
     from cases
     left join enterprise_versions
-        on enterprise_versions.enterprise_key = cases.applicant_key
-        and (enterprise_versions.valid_from is null
-            or cases.submitted_at >= enterprise_versions.valid_from)
-        and (enterprise_versions.valid_to is null
-            or cases.submitted_at < enterprise_versions.valid_to)
+        on cases.applicant_key = enterprise_versions.enterprise_key
+        and (
+            enterprise_versions.valid_from is null
+            or cases.submitted_at >= enterprise_versions.valid_from
+        )
+        and (
+            enterprise_versions.valid_to is null
+            or cases.submitted_at < enterprise_versions.valid_to
+        )
 
 ),
 
+-- noqa: disable=PRS,LT02
+-- (sqlfluff's duckdb dialect does not parse `is distinct from`)
 final as (
 
     select
@@ -74,7 +87,7 @@ final as (
         placed.enterprise_region_code,
         placed.industry_section,
         placed.size_class,
-        {% if is_incremental() -%}
+        {%- if is_incremental() %}
         case
             when {{ changed_in_this_run('placed.case_changed_invocation_id') }}
                 or stored.case_id is null
@@ -84,15 +97,16 @@ final as (
                 then {{ this_run_id() }}
             else stored._changed_invocation_id
         end as _changed_invocation_id
-        {%- else -%}
+        {%- else %}
         {{ this_run_id() }} as _changed_invocation_id
         {%- endif %}
     from placed
-    {% if is_incremental() -%}
+    {%- if is_incremental() %}
     left join {{ this }} as stored
-        on stored.case_id = placed.case_id
+        on placed.case_id = stored.case_id
     {%- endif %}
 
 )
 
+-- noqa: enable=PRS,LT02,ST03
 select * from final

@@ -6,15 +6,19 @@
     index(completed date) - index(accepted date): two equality joins, no range join per case.
     Dates outside the calendar seed fail the in_calendar tests on this model (never counted as
     plain weekdays).
-    Incremental: a build first deletes the stored rows of the cases whose latest state changed
-    in this run (pre-hook; a case may no longer be completed) and appends those cases' rows.
+    Incremental (strategy replace_keys on case_id): a build computes the cases whose latest
+    state changed in this run and replaces their rows; such a case that is no longer completed
+    loses its row (replace_also).
 -#}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='append_new_columns',
-        pre_hook="{% if is_incremental() %}delete from {{ this }} where case_id in (select case_id from {{ ref('int_cases__latest') }} where {{ changed_in_this_run() }}){% endif %}"
+        incremental_strategy='replace_keys',
+        unique_key='case_id',
+        replace_also=[
+            {'column': 'case_id', 'in': 'int_cases__latest', 'where': '__changed_in_this_run__'},
+        ],
+        on_schema_change='append_new_columns'
     )
 }}
 
@@ -35,11 +39,11 @@ source as (
     select cases.case_id, cases.accepted_at, cases.completed_at
     from {{ ref('int_cases__latest') }} as cases
     inner join {{ ref('ref_case_statuses') }} as statuses
-        on statuses.status_code = cases.status_code
+        on cases.status_code = statuses.status_code
     where cast(statuses.is_completed as {{ dbt.type_boolean() }})
         and cases.accepted_at is not null
         and cases.completed_at is not null
-        {% if is_incremental() -%}
+        {%- if is_incremental() %}
         and {{ changed_in_this_run('cases._changed_invocation_id') }}
         {%- endif %}
 
@@ -66,9 +70,9 @@ final as (
         {{ this_run_id() }} as _changed_invocation_id
     from renamed
     left join calendar as accepted_day
-        on accepted_day.calendar_date = renamed.accepted_date
+        on renamed.accepted_date = accepted_day.calendar_date
     left join calendar as completed_day
-        on completed_day.calendar_date = renamed.completed_date
+        on renamed.completed_date = completed_day.calendar_date
 
 )
 

@@ -6,14 +6,15 @@
     enterprise industry and size) that subj_applicant_demand, subj_service_demand,
     subj_enterprise_demand and subj_digital_divide aggregate; distinct-applicant counts over any
     of their cells are exact from it.
-    Incremental by submission month (macros/subjects/subj_incremental.sql): a run rebuilds only
+    Incremental by submission month (macros/incremental/): a run rebuilds only
     the months listed in int_cases__changed_months.
 -#}
 {{
     config(
         materialized='incremental',
-        incremental_strategy='subj_replace_periods',
+        incremental_strategy='replace_keys',
         unique_key='month',
+        replace_also=changed_periods_replaced('month'),
         on_schema_change='fail'
     )
 }}
@@ -23,7 +24,7 @@ with source as (
 
     select *
     from {{ ref('fct_service_cases') }}
-    where {{ subj_in_changed_periods('submitted_month') }}
+    where {{ in_changed_periods('submitted_month') }}
 
 ),
 

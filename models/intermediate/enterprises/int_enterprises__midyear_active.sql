@@ -18,9 +18,9 @@ midyear as (
 ranked as (
 
     select
+        source.*,
         midyear.year,
         midyear.midyear_date,
-        source.*,
         row_number() over (
             partition by midyear.year, source.enterprise_key
             order by source.updated_at desc

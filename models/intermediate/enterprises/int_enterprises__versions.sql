@@ -5,8 +5,8 @@
     a case submitted before the register's first row still finds its enterprise.
     Incremental by enterprise: a build recomputes every version of the enterprises with
     register rows landed since the previous build (or from batches it has not seen) from all
-    their staged rows, and replaces their stored versions (delete+insert on enterprise_key;
-    every enterprise keeps at least one version, so none is left stale). Rows written by this
+    their staged rows, and replaces their stored versions (strategy replace_keys on
+    enterprise_key; every enterprise keeps at least one version, so none is left stale). Rows written by this
     run carry its id in _changed_invocation_id: the cases of those enterprises are re-placed
     in fct_service_cases.
 -#}
@@ -14,7 +14,7 @@
     config(
         materialized='incremental',
         unique_key='enterprise_key',
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_keys',
         on_schema_change='append_new_columns'
     )
 }}
@@ -30,10 +30,14 @@ changed_enterprises as (
 
     select distinct enterprise_key
     from staged
-    where _loaded_at > (select max({{ stored_column_or_null('_loaded_at', 'timestamp') }}) from {{ this }})
+    where _loaded_at > (
+            select max({{ stored_column_or_null('_loaded_at', 'timestamp') }}) from {{ this }}
+        )
         or _batch_id not in (select distinct _batch_id from {{ this }})
         -- a warehouse built before _loaded_at was kept here: recompute every enterprise once
-        or (select max({{ stored_column_or_null('_loaded_at', 'timestamp') }}) from {{ this }}) is null
+        or (
+            select max({{ stored_column_or_null('_loaded_at', 'timestamp') }}) from {{ this }}
+        ) is null
 
 ),
 {% endif %}
@@ -52,8 +56,8 @@ deduplicated as (
     select
         source.*,
         row_number() over (
-            partition by enterprise_key, updated_at
-            order by _batch_id desc, _source_row desc
+            partition by source.enterprise_key, source.updated_at
+            order by source._batch_id desc, source._source_row desc
         ) as duplicate_rank
     from source
 

@@ -36,8 +36,8 @@ final as (
         renamed.longitude,
         renamed.latitude
     from renamed
-    left join renamed as prefectures on prefectures.region_code = renamed.prefecture_code
-    left join renamed as provinces on provinces.region_code = renamed.province_code
+    left join renamed as prefectures on renamed.prefecture_code = prefectures.region_code
+    left join renamed as provinces on renamed.province_code = provinces.region_code
 
 )
 

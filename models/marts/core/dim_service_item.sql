@@ -32,9 +32,9 @@ final as (
         themes.theme_name_en
     from renamed
     left join {{ ref('ref_service_categories') }} as categories
-        on categories.category_code = renamed.category_code
+        on renamed.category_code = categories.category_code
     left join {{ ref('ref_life_event_themes') }} as themes
-        on themes.theme_code = renamed.theme_code
+        on renamed.theme_code = themes.theme_code
 
 )
 

@@ -33,7 +33,7 @@ final as (
         counted.active_enterprises
     from counted
     left join {{ ref('dim_region') }} as regions
-        on regions.region_code = counted.region_code
+        on counted.region_code = regions.region_code
 
 )
 

@@ -36,7 +36,7 @@ final as (
         counted.population
     from counted
     left join {{ ref('dim_region') }} as regions
-        on regions.region_code = counted.region_code
+        on counted.region_code = regions.region_code
 
 )
 

@@ -3,16 +3,16 @@
     where, through which channel, how it was handled. Natural persons are placed in their
     residence county with age and sex from the resident ID; legal persons in the enterprise's
     registered county (register version valid at submission), age group NA.
-    Incremental (delete+insert on case_id; every case has exactly one row): a build rewrites
-    only the cases whose latest state changed in this run and the legal-person cases whose
-    placement (int_cases__enterprise_placement) changed in this run. A change of a dimension or mapping seed needs
-    `subjectdb build --full-refresh`.
+    Incremental (strategy replace_keys on case_id; every case has exactly one row): a build
+    rewrites only the cases whose latest state changed in this run and the legal-person cases
+    whose placement (int_cases__enterprise_placement) changed in this run. A change of a
+    dimension or mapping seed needs `subjectdb build --full-refresh`.
 -#}
 {{
     config(
         materialized='incremental',
         unique_key='case_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_keys',
         on_schema_change='fail'
     )
 }}
@@ -20,7 +20,7 @@
 with source as (
 
     select * from {{ ref('int_cases__latest') }}
-    {% if is_incremental() -%}
+    {%- if is_incremental() %}
     where {{ changed_in_this_run() }}
         or case_id in (
             select case_id from {{ ref('int_cases__enterprise_placement') }}
@@ -51,7 +51,9 @@ renamed as (
         cast(source.submitted_at as date) as submitted_date,
         case
             when source.applicant_type = 'person'
-                then {{ age_in_years('source.applicant_birth_date', 'cast(source.submitted_at as date)') }}
+                then {{ age_in_years(
+                    'source.applicant_birth_date', 'cast(source.submitted_at as date)'
+                ) }}
         end as age_at_submission,
         placements.enterprise_region_code,
         placements.industry_section,
@@ -59,7 +61,7 @@ renamed as (
     from source
     left join placements
         on source.applicant_type = 'enterprise'
-        and placements.case_id = source.case_id
+        and source.case_id = placements.case_id
 
 ),
 
@@ -130,7 +132,7 @@ final as (
         renamed._batch_id,
         {{ this_run_id() }} as _changed_invocation_id
     from renamed
-    left join items on items.item_code = renamed.item_code
+    left join items on renamed.item_code = items.item_code
     left join {{ ref('dim_region') }} as regions
         on regions.region_code = case
             when renamed.applicant_type = 'enterprise'
@@ -138,16 +140,16 @@ final as (
             else renamed.residence_region_code
         end
     left join {{ ref('dim_channel') }} as channels
-        on channels.channel_code = renamed.channel_code
+        on renamed.channel_code = channels.channel_code
     left join {{ ref('ref_case_statuses') }} as statuses
-        on statuses.status_code = renamed.status_code
+        on renamed.status_code = statuses.status_code
     left join {{ ref('int_cases__processing_time') }} as processing
-        on processing.case_id = renamed.case_id
+        on renamed.case_id = processing.case_id
     left join {{ ref('ref_ratings') }} as ratings
-        on ratings.rating = renamed.rating
+        on renamed.rating = ratings.rating
     left join age_groups
         on renamed.applicant_type = 'person'
-        and age_groups.age_at_submission = renamed.age_at_submission
+        and renamed.age_at_submission = age_groups.age_at_submission
 
 )
 

@@ -4,7 +4,7 @@
     applicant as a stable number (`applicant_seq`, dash_applicant_ids). Exact distinct-applicant
     counts then run on integers — as a bitmap over 0 … max(applicant_seq) (DuckDB
     bitstring_agg) where a query has few groups — instead of hashing keys. Incremental by month
-    like subj_applicant_demand (strategy subj_replace_periods): a run replaces the changed
+    like subj_applicant_demand (strategy replace_keys by month): a run replaces the changed
     months only; ids and numbers never change meaning, so the stored months stay valid (all
     stored months are rewritten when their `_numbering_id` says they were written with
     another numbering: dash_applicant_ids or dash_codes was rebuilt from scratch since, e.g. by
@@ -15,9 +15,10 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='subj_replace_periods',
+        incremental_strategy='replace_keys',
         unique_key='month',
-        subj_insert_order='month, county_id',
+        replace_also=changed_periods_replaced('month'),
+        insert_order='month, county_id',
         on_schema_change='append_new_columns'
     )
 }}
@@ -41,12 +42,20 @@ codes as (
 numbering as (
 
     select
-        coalesce((select max(applicants._changed_invocation_id) from applicants
-                  where applicants.applicant_seq = 0), '')
+        coalesce((
+            select max(applicants._changed_invocation_id) from applicants
+            where applicants.applicant_seq = 0
+        ), '')
         || '/'
-        || coalesce((select min(codes._changed_invocation_id) from codes where codes.code_id = 1), '')
+        || coalesce((
+            select min(codes._changed_invocation_id) from codes
+            where codes.code_id = 1
+        ), '')
         || '/'
-        || coalesce((select max(codes._changed_invocation_id) from codes where codes.code_id = 1), '')
+        || coalesce((
+            select max(codes._changed_invocation_id) from codes
+            where codes.code_id = 1
+        ), '')
             as numbering_id
 
 ),
@@ -69,10 +78,10 @@ source as (
 
     select *
     from {{ ref('subj_applicant_demand') }}
-    where {{ subj_in_changed_periods('month') }}
-    {%- if is_incremental() %}
+    where {{ in_changed_periods('month') }}
+        {%- if is_incremental() %}
         or month in (select renumbered_months.month from renumbered_months)
-    {%- endif %}
+        {%- endif %}
 
 ),
 
@@ -96,7 +105,7 @@ renamed as (
         cast(numbering.numbering_id as {{ dbt.type_string() }}) as _numbering_id
     from source
     cross join numbering
-    left join applicants on applicants.applicant_key = source.applicant_key
+    left join applicants on source.applicant_key = applicants.applicant_key
     {%- for d in dash_dimensions() %}
     left join codes as {{ d.alias }}
         on {{ d.alias }}.dim = '{{ d.dim }}' and {{ d.alias }}.code = source.{{ d.column }}

@@ -11,9 +11,10 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='subj_replace_periods',
+        incremental_strategy='replace_keys',
         unique_key='month',
-        subj_insert_order='month, region_code',
+        replace_also=changed_periods_replaced('month'),
+        insert_order='month, region_code',
         on_schema_change='fail'
     )
 }}
@@ -23,7 +24,7 @@ with source as (
 
     select *
     from {{ ref('int_demand__case_cells') }}
-    where {{ subj_in_changed_periods('month') }}
+    where {{ in_changed_periods('month') }}
 
 ),
 

@@ -1,15 +1,17 @@
--- Age-standardised natural-person demand by year × county × life-event theme ('ALL' = every
--- theme), for finding under-served areas. One row for every county the warehouse knows in the
--- year (resident population or cases) × every person theme, zero cases included.
---   crude_rate            = cases / population × 1,000
---   age_standardised_rate = Σ_a w_a · cases(r,a) / pop(r,a) × 1,000, w_a = pop(all,a) / pop(all)
---                           (direct method; NULL when an age group with w_a > 0 has no residents
---                           in the county, whose rate is then undefined)
---   expected_cases        = Σ_a cases(all,a) / pop(all,a) · pop(r,a)   (indirect method)
---   standardised_ratio    = cases / expected_cases, with the exact (Garwood) Poisson 95 % limits
---                           of the observed count divided by expected_cases
--- "all" = every county of the warehouse in the same year (and theme). Rates per 1,000 per year.
--- Cases come from int_demand__case_cells (natural persons), the shared demand projection.
+{#-
+    Age-standardised natural-person demand by year × county × life-event theme ('ALL' = every
+    theme), for finding under-served areas. One row for every county the warehouse knows in the
+    year (resident population or cases) × every person theme, zero cases included.
+      crude_rate            = cases / population × 1,000
+      age_standardised_rate = Σ_a w_a · cases(r,a) / pop(r,a) × 1,000, w_a = pop(all,a) / pop(all)
+                              (direct method; NULL when an age group with w_a > 0 has no residents
+                              in the county, whose rate is then undefined)
+      expected_cases        = Σ_a cases(all,a) / pop(all,a) · pop(r,a)   (indirect method)
+      standardised_ratio    = cases / expected_cases, with the exact (Garwood) Poisson 95 % limits
+                              of the observed count divided by expected_cases
+    "all" = every county of the warehouse in the same year (and theme). Rates per 1,000 per year.
+    Cases come from int_demand__case_cells (natural persons), the shared demand projection.
+-#}
 with person_cases as (
 
     select

@@ -8,8 +8,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='subj_replace_periods',
+        incremental_strategy='replace_keys',
         unique_key='year',
+        replace_also=changed_periods_replaced('year'),
         on_schema_change='fail'
     )
 }}
@@ -19,7 +20,7 @@ with case_cells as (
 
     select *
     from {{ ref('int_demand__case_cells') }}
-    where {{ subj_in_changed_periods('year', 'year') }}
+    where {{ in_changed_periods('year', 'year') }}
 
 ),
 

@@ -9,8 +9,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='subj_replace_periods',
+        incremental_strategy='replace_keys',
         unique_key='month',
+        replace_also=changed_periods_replaced('month'),
         on_schema_change='fail'
     )
 }}
@@ -50,11 +51,12 @@ denominator_changed_months as (
         and stored.industry_section = enterprises.industry_section
         and stored.size_class = enterprises.size_class
     where coalesce(stored.active_enterprises, -1) <> coalesce(
-        case
-            when register_years.year is not null then coalesce(enterprises.active_enterprises, 0)
-        end,
-        -1
-    )
+            case
+                when register_years.year is not null
+                    then coalesce(enterprises.active_enterprises, 0)
+            end,
+            -1
+        )
 
 ),
 {% endif %}
@@ -72,8 +74,8 @@ cells as (
         sum(cases) as cases,
         count(distinct applicant_key) as distinct_applicants
     from case_cells
-    where {{ subj_in_changed_periods('month') }}
-        {% if is_incremental() -%}
+    where {{ in_changed_periods('month') }}
+        {%- if is_incremental() %}
         or month in (select month from denominator_changed_months)
         {%- endif %}
     group by

@@ -1,5 +1,7 @@
--- Enterprises active on 1 July by year × county × industry section × size class (the
--- denominator of the enterprise demand rate), from fct_enterprise_midyear.
+{#-
+    Enterprises active on 1 July by year × county × industry section × size class (the
+    denominator of the enterprise demand rate), from fct_enterprise_midyear.
+-#}
 select
     cast(ent.year as integer) as year,
     cast(ent.region_code as {{ dbt.type_string() }}) as region_code,

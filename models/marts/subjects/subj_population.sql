@@ -1,5 +1,7 @@
--- Mid-year resident population by year × county × age group (the denominator of every
--- natural-person demand rate), summed over sex from fct_population_midyear.
+{#-
+    Mid-year resident population by year × county × age group (the denominator of every
+    natural-person demand rate), summed over sex from fct_population_midyear.
+-#}
 select
     cast(pop.year as integer) as year,
     cast(pop.region_code as {{ dbt.type_string() }}) as region_code,

@@ -1,6 +1,8 @@
--- Population pyramid: mid-year residents by year × county × 5-year census band × sex, with
--- the band's order and planning age group, so the dashboard reads pyramids from a subject
--- table (readers never query the facts).
+{#-
+    Population pyramid: mid-year residents by year × county × 5-year census band × sex, with
+    the band's order and planning age group, so the dashboard reads pyramids from a subject
+    table (readers never query the facts).
+-#}
 select
     cast(bands.year as integer) as year,
     cast(bands.region_code as {{ dbt.type_string() }}) as region_code,

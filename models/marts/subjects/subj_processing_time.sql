@@ -7,8 +7,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='subj_replace_periods',
+        incremental_strategy='replace_keys',
         unique_key='month',
+        replace_also=changed_periods_replaced('month'),
         on_schema_change='fail'
     )
 }}
@@ -19,7 +20,7 @@ with source as (
     select *
     from {{ ref('fct_service_cases') }}
     where is_completed
-        and {{ subj_in_changed_periods('submitted_month') }}
+        and {{ in_changed_periods('submitted_month') }}
 
 ),
 

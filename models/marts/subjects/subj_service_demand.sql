@@ -11,8 +11,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='subj_replace_periods',
+        incremental_strategy='replace_keys',
         unique_key='month',
+        replace_also=changed_periods_replaced('month'),
         on_schema_change='fail'
     )
 }}
@@ -75,8 +76,8 @@ cells as (
         sum(cases) as cases,
         count(distinct applicant_key) as distinct_applicants
     from case_cells
-    where {{ subj_in_changed_periods('month') }}
-        {% if is_incremental() -%}
+    where {{ in_changed_periods('month') }}
+        {%- if is_incremental() %}
         or month in (select month from denominator_changed_months)
         {%- endif %}
     group by

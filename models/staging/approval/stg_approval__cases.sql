@@ -70,21 +70,21 @@ renamed as (
     from source
     left join person_enums as applicant_types
         on applicant_types.enum = 'applicant_type'
-        and applicant_types.value_zh = source.applicant_type
+        and source.applicant_type = applicant_types.value_zh
     left join person_enums as sexes
         on sexes.enum = 'sex'
         and applicant_types.value_code = 'person'
         and sexes.value_zh = {{ resident_id_sex_zh('upper(trim(source.applicant_id))') }}
     left join person_enums as outcomes
         on outcomes.enum = 'outcome'
-        and outcomes.value_zh = source.outcome
+        and source.outcome = outcomes.value_zh
     left join person_enums as elicence
         on elicence.enum = 'elicence_reused'
-        and elicence.value_zh = source.elicence_reused
+        and source.elicence_reused = elicence.value_zh
     left join {{ ref('ref_channels') }} as channels
-        on channels.channel_name_zh = source.channel
+        on source.channel = channels.channel_name_zh
     left join {{ ref('ref_case_statuses') }} as statuses
-        on statuses.status_name_zh = source.status
+        on source.status = statuses.status_name_zh
     left join region_codes as residence_changes
         on residence_changes.retired_code = trim(source.residence_region)
     left join region_codes as dept_changes

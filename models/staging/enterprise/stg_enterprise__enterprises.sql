@@ -56,13 +56,13 @@ renamed as (
     from source
     left join enterprise_enums as legal_forms
         on legal_forms.enum = 'legal_form'
-        and legal_forms.value_zh = source.legal_form
+        and source.legal_form = legal_forms.value_zh
     left join enterprise_enums as sizes
         on sizes.enum = 'size_class'
-        and sizes.value_zh = source.size_class
+        and source.size_class = sizes.value_zh
     left join enterprise_enums as statuses
         on statuses.enum = 'status'
-        and statuses.value_zh = source.status
+        and source.status = statuses.value_zh
     left join region_codes as region_changes
         on region_changes.retired_code = trim(source.region)
 

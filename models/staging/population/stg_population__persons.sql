@@ -57,13 +57,13 @@ renamed as (
     from source
     left join person_enums as sexes
         on sexes.enum = 'sex'
-        and sexes.value_zh = source.sex
+        and source.sex = sexes.value_zh
     left join person_enums as id_sexes
         on id_sexes.enum = 'sex'
         and id_sexes.value_zh = {{ resident_id_sex_zh('upper(trim(source.person_id))') }}
     left join person_enums as statuses
         on statuses.enum = 'status'
-        and statuses.value_zh = source.status
+        and source.status = statuses.value_zh
     left join region_codes as hukou_changes
         on hukou_changes.retired_code = trim(source.hukou_region)
     left join region_codes as residence_changes

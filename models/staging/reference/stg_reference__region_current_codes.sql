@@ -28,9 +28,9 @@ final as (
             step1.successor_code
         ) as current_code
     from renamed as step1
-    left join renamed as step2 on step2.retired_code = step1.successor_code
-    left join renamed as step3 on step3.retired_code = step2.successor_code
-    left join renamed as step4 on step4.retired_code = step3.successor_code
+    left join renamed as step2 on step1.successor_code = step2.retired_code
+    left join renamed as step3 on step2.successor_code = step3.retired_code
+    left join renamed as step4 on step3.successor_code = step4.retired_code
 
 )
 

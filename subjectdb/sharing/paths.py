@@ -1,0 +1,31 @@
+"""Where the sharing stage keeps its state under the data folder (``data/sharing/``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from subjectdb.config import Paths
+
+
+@dataclass(frozen=True)
+class SharingPaths:
+    """The sharing stage's files: API keys (hashed), the API audit log, feedback lists."""
+
+    paths: Paths
+
+    @property
+    def root(self) -> Path:
+        return self.paths.root / "sharing"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys.json"
+
+    @property
+    def audit(self) -> Path:
+        return self.root / "audit.jsonl"
+
+    @property
+    def feedback(self) -> Path:
+        return self.root / "feedback"
