@@ -26,6 +26,7 @@ from subjectdb.ingest import (
     EXTRACT_COLUMNS,
     FileReport,
     LoadError,
+    framing,
     load_paths,
     print_reports,
     read_reconciliation,
@@ -37,9 +38,14 @@ from subjectdb.ingest import (
 CASE_COLS = list(EXTRACT_COLUMNS["cases"])
 
 
+def cid(i: int) -> str:
+    """Case number ``i`` in the contract's shape: province code, year, 8-digit sequence."""
+    return f"3300002024{i:08d}"
+
+
 def case_row(i: int, **values: str) -> list[str]:
     row = {
-        "case_id": f"C{i:08d}",
+        "case_id": cid(i),
         "item_code": "330100001",
         "applicant_type": "自然人",
         "applicant_id": "33010619900101001X",
@@ -112,8 +118,9 @@ def test_bom_crlf_quoted_newlines_and_structural_defects(tmp_path: Path) -> None
     lines.append(",".join(case_row(4, dept_name="杭州,市")) + "\r\n")  # line 6: extra delimiter
     lines.append("\r\n")  # line 7: blank line
     lines.append(csv_text([case_row(5, applicant_name="多\n行\n名")], "\r\n").split("\r\n", 1)[1])
-    # lines 8-10 above; line 11: a cut row whose quoted value spans two lines (11-12)
-    lines.append('C00000006,"330\r\n100001"\r\n')
+    # lines 8-10 above; lines 11-12: a cut row whose quoted value spans two lines: not the
+    # header's fields, so a quoting error on line 11, and line 12 is read as a row of its own
+    lines.append(f'{cid(6)},"330\r\n100001"\r\n')
     lines.append(",".join(case_row(7)))  # line 13, no final newline
     path = write(tmp_path / "raw" / "cases_20240131.csv", "\ufeff" + "".join(lines))
 
@@ -122,30 +129,33 @@ def test_bom_crlf_quoted_newlines_and_structural_defects(tmp_path: Path) -> None
 
     assert not report.rejected, report.reason
     assert report.encoding == "utf-8-sig"
-    assert (report.rows_read, report.rows_landed, report.rows_quarantined) == (8, 4, 4)
+    assert (report.rows_read, report.rows_landed, report.rows_quarantined) == (9, 4, 5)
+    assert report.lines == report.lines_accounted == 13
     landed = {r["case_id"]: r for r in landing(paths)}
-    assert {cid: r["_source_row"] for cid, r in landed.items()} == {
-        "C00000001": 2,
-        "C00000002": 3,
-        "C00000005": 8,
-        "C00000007": 13,
+    assert {case: r["_source_row"] for case, r in landed.items()} == {
+        cid(1): 2,
+        cid(2): 3,
+        cid(5): 8,
+        cid(7): 13,
     }
-    assert landed["C00000002"]["dept_name"] == "杭州市\r\n民政局"
-    assert landed["C00000007"]["updated_at"].isoformat() == "2024-01-09T16:30:00"
-    q = {(r["_source_row"], r["reason"]) for r in quarantine(paths)}
+    assert landed[cid(2)]["dept_name"] == "杭州市\r\n民政局"
+    assert landed[cid(7)]["updated_at"].isoformat() == "2024-01-09T16:30:00"
+    q = {(r["_source_row"], r["column"], r["reason"]) for r in quarantine(paths)}
     assert q == {
-        (5, "too_few_fields"),
-        (6, "too_many_fields"),
-        (7, "too_few_fields"),
-        (11, "too_few_fields"),
+        (5, "completed_at", "too_few_fields"),  # 12 of 20 fields: the first missing column
+        (6, None, "too_many_fields"),
+        (7, None, "too_few_fields"),
+        (11, None, "quote_error"),
+        (12, "item_code", "too_few_fields"),
     }
     cut = next(r for r in quarantine(paths) if r["_source_row"] == 5)
-    assert cut["original"].startswith("C00000003,330100001")
+    assert cut["original"].startswith(f"{cid(3)},330100001")
     assert cut["_source_file"] == "cases_20240131.csv" and cut["stage"] == "load"
     rec = read_reconciliation(paths).to_pylist()
-    assert [(r["file"], r["rows_read"], r["rows_landed"], r["rows_quarantined"]) for r in rec] == [
-        ("cases_20240131.csv", 8, 4, 4)
-    ]
+    assert [
+        (r["file"], r["lines"], r["rows_read"], r["rows_landed"], r["rows_quarantined"])
+        for r in rec
+    ] == [("cases_20240131.csv", 13, 9, 4, 5)]
 
 
 def test_row_numbers_match_a_reference_parser_across_many_batches(
@@ -160,7 +170,9 @@ def test_row_numbers_match_a_reference_parser_across_many_batches(
     expected_bad: dict[int, str] = {}
     for i in range(400):
         roll = rng.random()
-        name = "王\n芳" * rng.randint(1, 2) if rng.random() < 0.2 else "王芳"
+        # quoted line breaks in good rows; the cut and lengthened rows have none (a record
+        # over several lines that is not the header's width is a quoting error: see above)
+        name = "王\n芳" * rng.randint(1, 2) if rng.random() < 0.2 and roll >= 0.14 else "王芳"
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerow(case_row(i, applicant_name=name))
         text = buf.getvalue()
@@ -171,7 +183,7 @@ def test_row_numbers_match_a_reference_parser_across_many_batches(
             text = text.rstrip("\n") + ",extra\n"
             expected_bad[line] = "too_many_fields"
         else:
-            expected_landed[f"C{i:08d}"] = line
+            expected_landed[cid(i)] = line
         out.append(text)
         line += text.count("\n")
     path = write(tmp_path / "cases_20240229.csv", "".join(out))
@@ -183,6 +195,7 @@ def test_row_numbers_match_a_reference_parser_across_many_batches(
 
 
 def test_unterminated_quote_and_header_only_files(tmp_path: Path) -> None:
+    """A quote that is never closed takes out its own line only: the rows after it load."""
     broken = csv_text([case_row(1)]) + ",".join(case_row(2)).replace("张伟", '"张伟', 1) + "\n"
     broken += ",".join(case_row(3)) + "\n"
     raw = tmp_path / "raw"
@@ -190,11 +203,155 @@ def test_unterminated_quote_and_header_only_files(tmp_path: Path) -> None:
     write(raw / "cases_20240229.csv", ",".join(CASE_COLS) + "\r\n")
     paths = data_dir(tmp_path)
     first, empty = load_paths([raw], paths)
-    assert (first.rows_read, first.rows_landed, first.rows_quarantined) == (2, 1, 1)
+    assert (first.rows_read, first.rows_landed, first.rows_quarantined) == (3, 2, 1)
+    assert first.lines == first.lines_accounted == 4
     (q,) = quarantine(paths)
-    assert (q["_source_row"], q["reason"]) == (3, "too_few_fields")
-    assert "C00000003" in q["original"]  # the rest of the file is in the broken record
+    assert (q["_source_row"], q["reason"]) == (3, "quote_error")
+    assert q["original"] == ",".join(case_row(2)).replace("张伟", '"张伟', 1)
+    assert sorted(r["_source_row"] for r in landing(paths)) == [2, 4]
     assert not empty.rejected and (empty.rows_read, empty.rows_landed) == (0, 0)
+    assert empty.lines == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Framing: the quote and line rules, against a line-by-line reference and against pyarrow
+# --------------------------------------------------------------------------------------------
+
+
+def _quote_state(text: bytes, state: str, fields: int, spans: bool) -> tuple[str, int, bool]:
+    """pyarrow's quoting, one byte at a time: (state, fields, every spanning value closed
+    properly). States: start of a field, unquoted, in quotes, quote seen in quotes."""
+    clean = True
+    for c in text:
+        if state == "start":
+            state = "in" if c == 34 else "start" if c == 44 else "unquoted"
+            fields += c == 44
+            spans = spans and state != "in"
+        elif state == "unquoted" and c == 44:
+            fields, state = fields + 1, "start"
+        elif state == "in" and c == 34:
+            state = "quote"
+        elif state == "quote":
+            if c == 34:
+                state = "in"
+                continue
+            clean &= not spans or c == 44
+            state = "start" if c == 44 else "unquoted"
+            fields += c == 44
+    return state, fields, clean
+
+
+def _reference_frame(data: bytes, fields: int, max_line: int, max_lines: int):
+    """The framer's rules written line by line: (bytes out, {line: reason}, lines)."""
+    import re
+
+    lines = [(m[1], m[2]) for m in re.finditer(rb"([^\r\n]*)(\r\n|\r|\n|$)", data)]
+    if lines and lines[-1] == (b"", b""):
+        lines.pop()
+    out, replaced, i = [], {}, 0
+    while i < len(lines):
+        content, term = lines[i]
+        if len(content) > max_line:
+            replaced[i + 1] = "line_too_long"
+            out.append(term or b"\n")
+            i += 1
+            continue
+        state, n, clean = _quote_state(content, "start", 1, False)
+        k, size, ok = i, len(content), True
+        while state == "in":
+            if not lines[k][1] or k + 1 == len(lines):
+                ok = False  # still open at the end of the file
+                break
+            k += 1
+            size += len(lines[k - 1][1]) + len(lines[k][0])
+            state, n, more = _quote_state(lines[k][0], state, n, True)
+            clean &= more
+        if k > i and ok:
+            ok = k - i + 1 <= max_lines and size <= max_line and n == fields and clean
+        if ok:
+            out += [c + t for c, t in lines[i : k + 1]]
+            i = k + 1
+        else:
+            replaced[i + 1] = "quote_error"
+            out.append(term or b"\n")
+            i += 1
+    return b"".join(out), replaced, len(lines)
+
+
+def test_framer_follows_its_rules_in_any_read_sizes() -> None:
+    """Random bytes of quotes, delimiters and LF / CRLF / CR, fed in random pieces, with tiny
+    limits: the same bytes out, lines taken out and line count as the line-by-line rules."""
+    rng = random.Random(3)
+    atoms = [b"a", b"bc", b",", b'"', b'""', b"\n", b"\r\n", b"\r", b'x"y', b',"q",', b"z" * 16]
+    weights = [6, 4, 5, 2, 1, 2, 1, 1, 1, 1, 1]
+    for _ in range(1500):
+        data = b"".join(rng.choices(atoms, weights, k=rng.randint(0, 100)))
+        max_line, max_lines = rng.choice([8, 16, 40, 1000]), rng.choice([1, 2, 3, 64])
+        framer = framing.Framer(3, max_line=max_line, max_record_lines=max_lines)
+        pieces, at = [], 0
+        while at < len(data):
+            size = rng.randint(1, 3 * max_line)
+            pieces.append(framer.feed(data[at : at + size]))
+            at += size
+        pieces.append(framer.feed(b"", final=True))
+        got = (b"".join(pieces), {k: v[0] for k, v in framer.replaced.items()}, framer.lines)
+        assert got == _reference_frame(data, 3, max_line, max_lines), data
+
+
+def test_framer_quoting_agrees_with_pyarrow() -> None:
+    """Whether a line leaves a quote open, and its number of fields, as pyarrow parses it."""
+    import pyarrow.csv as pacsv
+
+    rng = random.Random(5)
+    atoms = [b"a", b",", b'"', b'""', b"x", b',"', b'",']
+    header = ",".join(f"c{i}" for i in range(30)).encode() + b"\n"
+    for _ in range(1500):
+        line = b"".join(rng.choices(atoms, k=rng.randint(1, 12)))
+        state, fields, _ = _quote_state(line, "start", 1, False)
+        invalid: list[tuple[int, int, str]] = []
+
+        def handler(row: object, invalid: list[tuple[int, int, str]] = invalid) -> str:
+            invalid.append((row.number, row.actual_columns, row.text))  # type: ignore[attr-defined]
+            return "skip"
+
+        pacsv.read_csv(
+            io.BytesIO(header + line + b"\nS\n"),
+            read_options=pacsv.ReadOptions(use_threads=False),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=handler
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header.decode().strip().split(","), pa.binary())
+            ),
+        )
+        swallowed = invalid[0][0] == 2 and "\nS" in invalid[0][2]
+        assert swallowed == (state == "in"), line
+        if not swallowed:
+            assert invalid[0][1] == fields, line
+
+
+def test_framer_takes_out_lines_and_keeps_the_rest(tmp_path: Path) -> None:
+    """Over-long lines and quoting errors anywhere in a file: the line goes, the rest loads."""
+    rows = [case_row(i) for i in range(1, 3001)]
+    lines = csv_text(rows).splitlines(keepends=True)
+    lines[5] = lines[5].replace("张伟", '"张伟', 1)  # line 6: a stray opening quote
+    lines[2000] = lines[2000].replace("张伟", "张" + "伟" * 400_000, 1)  # line 2001: 1.2 MB
+    lines[2500] = lines[2500].replace("张伟", '"张伟', 1)  # line 2501: another stray quote
+    lines[2999] = lines[2999].replace("张伟", '"张伟', 1)  # line 3000: open at the end
+    path = write(tmp_path / "cases_20240131.csv", "".join(lines))
+    paths = data_dir(tmp_path)
+    report = only(load_paths([path], paths))
+    assert report.lines == report.lines_accounted == 3001
+    assert (report.rows_read, report.rows_landed, report.rows_quarantined) == (3000, 2996, 4)
+    q = {r["_source_row"]: (r["column"], r["reason"]) for r in quarantine(paths)}
+    assert q == {
+        6: (None, "quote_error"),
+        2001: (None, "line_too_long"),
+        2501: (None, "quote_error"),
+        3000: (None, "quote_error"),
+    }
+    too_long = next(r for r in quarantine(paths) if r["_source_row"] == 2001)
+    assert too_long["original"].endswith(" bytes)") and len(too_long["original"]) < 300
 
 
 # --------------------------------------------------------------------------------------------
@@ -213,16 +370,16 @@ def test_text_is_standardised_without_damaging_cjk(tmp_path: Path) -> None:
     report = only(load_paths([write(tmp_path / "cases_20240131.csv", csv_text(rows))], paths))
     assert report.rows_landed == 4, report
     got = {r["case_id"]: r for r in landing(paths)}
-    assert got["C00000001"]["applicant_name"] == "刘强"
-    assert got["C00000001"]["dept_name"] == "绍兴市人力资源和社会保障局"
-    assert got["C00000002"]["promised_days"] == 12
-    assert got["C00000002"]["applicant_id"] == "33010619900101001X"
-    assert got["C00000003"]["residence_region"] == "330106"
-    assert got["C00000003"]["applicant_name"] == "乾隆"
-    assert got["C00000003"]["rating"] is None  # empty → NULL, not a load error
-    assert got["C00000004"]["applicant_name"] == "王芳"
-    assert got["C00000004"]["channel"] == "移动端"
-    assert got["C00000004"]["outcome"] is None
+    assert got[cid(1)]["applicant_name"] == "刘强"
+    assert got[cid(1)]["dept_name"] == "绍兴市人力资源和社会保障局"
+    assert got[cid(2)]["promised_days"] == 12
+    assert got[cid(2)]["applicant_id"] == "33010619900101001X"
+    assert got[cid(3)]["residence_region"] == "330106"
+    assert got[cid(3)]["applicant_name"] == "乾隆"
+    assert got[cid(3)]["rating"] is None  # empty → NULL, not a load error
+    assert got[cid(4)]["applicant_name"] == "王芳"
+    assert got[cid(4)]["channel"] == "移动端"
+    assert got[cid(4)]["outcome"] is None
 
 
 def test_standardiser_screen_never_misses_an_opencc_conversion() -> None:
@@ -261,10 +418,15 @@ def test_landing_types_and_typing_errors(tmp_path: Path) -> None:
     assert set(ingest.REASONS) == {
         "too_few_fields",
         "too_many_fields",
+        "quote_error",
+        "line_too_long",
+        "field_too_long",
+        "nul_byte",
         "bad_timestamp",
         "bad_date",
         "bad_integer",
         "bad_decimal",
+        "bad_identifier",
         "undecodable_text",
     }
     con = duckdb.connect()
@@ -273,7 +435,7 @@ def test_landing_types_and_typing_errors(tmp_path: Path) -> None:
     assert types["submitted_at"] == "TIMESTAMP" and types["promised_days"] == "INTEGER"
     assert types["case_id"] == "VARCHAR" and types["_source_row"] == "BIGINT"
     assert types["_batch_id"] == "VARCHAR" and types["_loaded_at"] == "TIMESTAMP"
-    row5 = next(r for r in landing(paths) if r["case_id"] == "C00000005")
+    row5 = next(r for r in landing(paths) if r["case_id"] == cid(5))
     assert row5["applicant_id"] is None and row5["completed_at"] is None
 
 
@@ -539,8 +701,13 @@ def test_generated_sample_reconciles_per_file(raw_sample, loaded: Paths) -> None
 
 
 def test_every_structural_defect_is_quarantined_at_its_row(raw_sample, loaded: Paths) -> None:
-    kinds = ("row_cut_short", "extra_delimiter")
-    structural = [m for m in _manifest(raw_sample) if m["kind"] in kinds]
+    reason = {
+        "row_cut_short": "too_few_fields",
+        "extra_delimiter": "too_many_fields",
+        "stray_quote": "quote_error",
+        "excel_mangled_id": "bad_identifier",
+    }
+    structural = [m for m in _manifest(raw_sample) if m["kind"] in reason]
     assert structural, "the sample should contain structural defects"
     con = duckdb.connect()
     got = set(
@@ -549,14 +716,14 @@ def test_every_structural_defect_is_quarantined_at_its_row(raw_sample, loaded: P
             f"read_parquet('{loaded.load_quarantine}/*/*/part-0.parquet')"
         ).fetchall()
     )
-    reason = {"row_cut_short": "too_few_fields", "extra_delimiter": "too_many_fields"}
+    assert {m["kind"] for m in structural} == set(reason)
     missing = [
         m for m in structural if (Path(m["file"]).name, int(m["row"]), reason[m["kind"]]) not in got
     ]
     assert not missing, missing[:5]
-    # and nothing else was quarantined for structure: no false positives
+    # and nothing else was quarantined at load: no false positives
     expected = {(Path(m["file"]).name, int(m["row"])) for m in structural}
-    extra = {(f, r) for f, r, why in got if why in reason.values()} - expected
+    extra = {(f, r) for f, r, _ in got} - expected
     assert not extra, sorted(extra)[:5]
 
 
@@ -736,7 +903,7 @@ def test_two_files_for_one_batch_in_one_load_never_stage_together(tmp_path: Path
         ("d", "cases_20240201.csv", "loaded"),
         ("twin", "cases_20240201.csv", "already loaded"),
     ]
-    assert [r["case_id"] for r in landing(paths)] == ["C00000001", "C00000003"]
+    assert [r["case_id"] for r in landing(paths)] == [cid(1), cid(3)]
     assert list(paths.landing.glob("persons/*/*")) == []
 
 

@@ -15,6 +15,7 @@ from subjectdb.ingest.schema import (
     LANDING_TYPES,
     LINEAGE_FIELDS,
     REASONS,
+    ROW_REASONS,
     landing_schema,
     parse_name,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "LINEAGE_FIELDS",
     "REASONS",
     "RECONCILIATION_SCHEMA",
+    "ROW_REASONS",
     "WORKERS_ENV",
     "FileRejected",
     "FileReport",

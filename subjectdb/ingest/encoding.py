@@ -1,5 +1,6 @@
 """Reading bytes: encoding detection, the source stream (hashed, GBK transcoded to UTF-8 on the
-fly) and the physical line numbers of CSV rows (header = line 1)."""
+fly, framed by :class:`~subjectdb.ingest.framing.Framer`) and the physical line numbers of CSV
+rows (header = line 1)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from subjectdb.ingest.framing import Framer, count_breaks
 from subjectdb.ingest.report import FileRejected, LoadError
 
 _CHUNK = 1 << 20
@@ -72,16 +74,21 @@ def detect_encoding(path: Path) -> str:
 
 
 class SourceStream(io.RawIOBase):
-    """The file's bytes as UTF-8, hashed and counted on the way.
+    """The file's bytes as UTF-8, hashed and counted on the way, framed for the CSV parser.
 
-    UTF-8 files pass through as read (``read`` hands pyarrow the very bytes object it hashed:
-    no copy). GBK/GB18030 input is transcoded chunk by chunk; bytes that do not decode are
-    kept as they are (``surrogateescape``), so they reach the reader as invalid UTF-8 and
-    their values are quarantined as ``undecodable_text`` instead of failing the whole file.
+    GBK/GB18030 input is transcoded chunk by chunk; bytes that do not decode are kept as they
+    are (``surrogateescape``), so they reach the reader as invalid UTF-8 and their values are
+    quarantined as ``undecodable_text`` instead of failing the whole file. With ``fields``
+    (the header's number of fields) the text goes through a :class:`Framer`, which counts the
+    physical lines and takes out the lines that would make the parser lose rows.
     """
 
     def __init__(
-        self, path: Path, encoding: str, on_bytes: Callable[[int], None] | None = None
+        self,
+        path: Path,
+        encoding: str,
+        on_bytes: Callable[[int], None] | None = None,
+        fields: int | None = None,
     ) -> None:
         super().__init__()
         self._file = path.open("rb", buffering=0)
@@ -92,6 +99,7 @@ class SourceStream(io.RawIOBase):
             if encoding in ("gbk", "gb18030")
             else None
         )
+        self.framer = Framer(fields) if fields else None
         self._pending = bytearray()
         self._eof = False
         self._lock = threading.Lock()  # reads must stay in file order (hash, transcoding)
@@ -120,13 +128,17 @@ class SourceStream(io.RawIOBase):
     def _read(self, size: int) -> bytes:
         if size is None or size < 0:
             size = 1 << 62
-        if self._decoder is None:
+        if self._decoder is None and self.framer is None:
             return self._raw(min(size, 1 << 30))
         while len(self._pending) < size and not self._eof:
             raw = self._raw(_CHUNK)
             self._eof = not raw
-            text = self._decoder.decode(raw, final=not raw)
-            self._pending += text.encode("utf-8", errors="surrogateescape")
+            if self._decoder is not None:
+                text = self._decoder.decode(raw, final=not raw)
+                raw = text.encode("utf-8", errors="surrogateescape")
+            if self.framer is not None:
+                raw = self.framer.feed(raw, final=self._eof)
+            self._pending += raw
         out = bytes(self._pending[:size])
         del self._pending[:size]
         return out
@@ -145,7 +157,7 @@ class SourceStream(io.RawIOBase):
 @dataclass
 class InvalidRow:
     record: int  # record ordinal from pyarrow (header = 1)
-    newlines: int  # embedded newlines in the row's text
+    newlines: int  # line breaks embedded in the row's text (LF, CRLF or bare CR)
     text: str
     actual: int
     expected: int
@@ -171,8 +183,9 @@ class RowNumberer:
         if row.number is None:  # pragma: no cover - only with a multi-threaded reader
             raise RuntimeError("pyarrow did not report the invalid row's number")
         text = row.text or ""
+        breaks = count_breaks(text)
         self.pending.append(
-            InvalidRow(row.number, text.count("\n"), text, row.actual_columns, row.expected_columns)
+            InvalidRow(row.number, breaks, text, row.actual_columns, row.expected_columns)
         )
         return "skip"
 
@@ -215,3 +228,8 @@ class RowNumberer:
     def finish(self) -> list[tuple[int, InvalidRow]]:
         _, numbered = self.number(np.zeros(0, dtype=np.int64))
         return numbered
+
+    @property
+    def lines(self) -> int:
+        """Physical lines the header and the rows numbered so far account for."""
+        return 1 + self.good + self.good_newlines + self.resolved + self.resolved_newlines

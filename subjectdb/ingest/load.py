@@ -55,6 +55,7 @@ from rich.progress import (
 )
 
 from subjectdb.config import EXTRACTS, Paths, duckdb_connect
+from subjectdb.contract import mask_text
 from subjectdb.files import replace_atomic, sha256_file, temp_beside
 from subjectdb.ingest.encoding import detect_encoding, normalise_encoding
 from subjectdb.ingest.reader import FileLoader, QuarantineSink
@@ -266,6 +267,11 @@ class LoadState:
         if self._con is not None:
             self._con.close()
 
+    def latest_batch(self, extract: str) -> str | None:
+        """The latest batch of ``extract`` committed so far (this load included)."""
+        batches = [b for e, b in self.reconciliation.rows if e == extract]
+        return max(batches) if batches else None
+
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A DuckDB cursor for the calling thread (one bounded database for the whole load)."""
         with self._lock:
@@ -323,6 +329,7 @@ def _stage_file(
                 report.rows_read = previous["rows_read"]
                 report.rows_landed = previous["rows_landed"]
                 report.rows_quarantined = previous["rows_quarantined"]
+                report.lines = report.lines_accounted = previous.get("lines")
                 report.reason = (
                     f"already loaded on {previous['loaded_at']:%Y-%m-%d %H:%M} UTC "
                     f"from {previous['file']} (same content): skipped"
@@ -333,8 +340,14 @@ def _stage_file(
                 f"{previous['file']} with different content; one file per extract and batch "
                 "(a correction must come as a new batch)"
             )
+        later = state.latest_batch(source.extract)
+        if later is not None and later > source.batch_id:
+            report.notes.append(
+                f"batch {source.batch_id} arrives after batch {later} of {source.extract}: "
+                "loaded; the warehouse keeps each record's latest state by updated_at"
+            )
         _load_new(source, state, staged, on_bytes)
-    except (FileRejected, pa.ArrowException, OSError) as exc:
+    except Exception as exc:  # one bad file never stops the others
         staged.discard()
         _reject(report, path, exc)
     except BaseException:
@@ -344,11 +357,17 @@ def _stage_file(
 
 
 def _reject(report: FileReport, path: Path, exc: BaseException) -> None:
+    """The file is rejected; the message names it and masks anything that may be data."""
     report.rejected = True
     if isinstance(exc, FileRejected):
         report.reason = f"{path}: {exc}"
+    elif isinstance(exc, pa.ArrowException | OSError | UnicodeError | ValueError):
+        report.reason = f"{path}: cannot be read: {type(exc).__name__}: {mask_text(str(exc))}"
     else:
-        report.reason = f"{path}: cannot be read: {type(exc).__name__}: {exc}"
+        report.reason = (
+            f"{path}: cannot be loaded: {type(exc).__name__}: {mask_text(str(exc))} "
+            "(a loader bug: please report it; the other files were loaded)"
+        )
     report.rows_landed = report.rows_quarantined = 0
 
 
@@ -404,6 +423,13 @@ def _load_new(
         sink.close()
     report.sha256 = counts.sha256
     report.rows_read = counts.rows_read
+    report.lines, report.lines_accounted = counts.lines, counts.lines_accounted
+    if counts.lines != counts.lines_accounted:
+        raise FileRejected(
+            f"reconciliation failed: the file has {counts.lines:,} lines but the header and "
+            f"the {counts.rows_read:,} rows read account for {counts.lines_accounted:,}; "
+            "nothing was loaded (please report this as a bug)"
+        )
     # Reconcile on the files as written, not on the loader's own counters.
     landed = pq.ParquetFile(landing_tmp).metadata.num_rows
     q_rows, q_by_reason = quarantine_counts(quarantine_tmp, state.cursor)
@@ -425,4 +451,5 @@ def _load_new(
         "rows_landed": landed,
         "rows_quarantined": q_rows,
         "loaded_at": loaded_at,
+        "lines": counts.lines,
     }

@@ -1,6 +1,7 @@
-"""One file, one streaming pass in bounded memory: read (CSV in a producer thread, or Parquet
-row batches) → decode → standardise → type → write the landing partition; rows that cannot be
-read or typed go to the load-quarantine sink with their line number and reason."""
+"""One file, one streaming pass in bounded memory: read (CSV in a producer thread, framed by
+:mod:`~subjectdb.ingest.framing`, or Parquet row batches) → decode → screen → standardise →
+type → write the landing partition; rows that cannot be read or typed go to the
+load-quarantine sink with their line number, column and reason."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from subjectdb.contract import QUARANTINE_SCHEMA
+from subjectdb.contract import IDENTIFIER_PATTERNS, MAX_FIELD_BYTES, QUARANTINE_SCHEMA, mask_text
 from subjectdb.files import sha256_file
 from subjectdb.ingest.encoding import InvalidRow, RowNumberer, SourceStream
+from subjectdb.ingest.framing import Framer, preview
 from subjectdb.ingest.report import FileRejected
 from subjectdb.ingest.schema import (
     EXTRACT_COLUMNS,
@@ -41,20 +43,34 @@ _PARQUET_BATCH = 65_536
 _QUARANTINE_FLUSH = 20_000
 
 
+_HEADER_BYTES = 1 << 16
+
+
 def _read_csv_header(path: Path, encoding: str) -> list[str]:
+    """The header line's names. Its line ends at the first LF, CRLF or bare CR."""
     with path.open("rb") as f:
-        head = f.read(1 << 16)
-    if not head.strip():
+        head = f.read(_HEADER_BYTES)
+    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    if not body.strip():
         raise FileRejected("the file is empty (no header line)")
-    if b"\x00" in head:
-        raise FileRejected("not a CSV text file (binary content)")
-    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    if not ends and len(head) == _HEADER_BYTES:
+        raise FileRejected("line 1 (header): no line break in the first 64 KB; not a CSV extract")
+    first = head[: min(ends)] if ends else head
+    if b"\x00" in first:
+        raise FileRejected(
+            "line 1 (header) holds NUL bytes: a binary file, or UTF-16 text without a "
+            "byte-order mark (export the extract as UTF-8 or GBK)"
+        )
     codec = "gb18030" if encoding in ("gbk", "gb18030") else "utf-8-sig"
     try:
         line = first.decode(codec)
     except UnicodeDecodeError:
-        raise FileRejected(f"the header line is not valid {encoding} text") from None
-    return next(csv.reader([line]))
+        raise FileRejected(f"line 1 (header) is not valid {encoding} text") from None
+    try:
+        return next(csv.reader([line]))
+    except csv.Error:
+        raise FileRejected("line 1 (header) cannot be read as CSV") from None
 
 
 class QuarantineSink:
@@ -101,15 +117,21 @@ class QuarantineSink:
 
 
 def _embedded_newlines(arrays: Sequence[pa.Array], n: int) -> np.ndarray:
-    """Newlines inside each row's values (quoted newlines), counted only where there are any."""
+    """Line breaks inside each row's values (quoted LF, CRLF or bare CR), counted only where a
+    column holds any."""
     total = np.zeros(n, dtype=np.int64)
     for arr in arrays:
         data = arr.buffers()[2]
         if data is None or not data.size:
             continue
-        if not (np.frombuffer(data, dtype=np.uint8) == 0x0A).any():
-            continue
-        total += pc.count_substring(arr, "\n").to_numpy(zero_copy_only=False)
+        raw = np.frombuffer(data, dtype=np.uint8)
+        has_lf, has_cr = bool((raw == 0x0A).any()), bool((raw == 0x0D).any())
+        if has_lf:
+            total += pc.count_substring(arr, "\n").to_numpy(zero_copy_only=False)
+        if has_cr:
+            total += pc.count_substring(arr, "\r").to_numpy(zero_copy_only=False)
+            if has_lf:
+                total -= pc.count_substring(arr, "\r\n").to_numpy(zero_copy_only=False)
     return total
 
 
@@ -137,6 +159,8 @@ def _decode_column(arr: pa.Array, column: str, bad_rows: dict[int, tuple[str, st
 class _Counts:
     rows_read: int = 0
     sha256: str = ""
+    lines: int | None = None  # physical lines of a CSV file (header included)
+    lines_accounted: int | None = None  # lines the header and the rows read account for
 
 
 _TS_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
@@ -221,6 +245,8 @@ class FileLoader:
         self.columns = EXTRACT_COLUMNS[source.extract]
         self.std = standardiser()
         self.schema = landing_schema(source.extract)
+        self.identifiers = IDENTIFIER_PATTERNS.get(source.extract, {})
+        self.framer: Framer | None = None  # CSV only
 
     def run(self, landing_tmp: Path, quarantine: QuarantineSink, loaded_at: datetime) -> _Counts:
         counts = _Counts()
@@ -276,7 +302,9 @@ class FileLoader:
         header = _read_csv_header(self.source.path, self.encoding)
         mapping = match_columns(self.source.extract, header)
         numberer = RowNumberer()
-        stream = SourceStream(self.source.path, self.encoding, self.on_bytes)
+        stream = SourceStream(self.source.path, self.encoding, self.on_bytes, fields=len(header))
+        assert stream.framer is not None
+        framer = self.framer = stream.framer
         try:
             reader = pacsv.open_csv(
                 stream,
@@ -297,13 +325,19 @@ class FileLoader:
             )
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             stream.close()
-            raise FileRejected(f"cannot be read as CSV: {exc}") from None
+            raise FileRejected(f"cannot be read as CSV: {mask_text(str(exc))}") from None
         names = [mapping[n] for n in reader.schema.names]
 
         def emit_invalid(numbered: list[tuple[int, InvalidRow]]) -> None:
             for line, inv in numbered:
-                reason = "too_few_fields" if inv.actual < inv.expected else "too_many_fields"
-                quarantine.add(line, None, reason, inv.text)
+                if line in framer.replaced:
+                    reason, original = framer.replaced[line]
+                    quarantine.add(line, None, reason, original)
+                elif inv.actual < inv.expected:
+                    column = names[inv.actual] if 0 < inv.actual < len(names) else None
+                    quarantine.add(line, column, "too_few_fields", inv.text)
+                else:
+                    quarantine.add(line, None, "too_many_fields", inv.text)
 
         # pyarrow parses (and the row numbers are counted) in a producer thread while this
         # thread standardises the previous batch; the queue bounds the batches in flight.
@@ -326,9 +360,15 @@ class FileLoader:
                     except StopIteration:
                         break
                     arrays = list(batch.columns)
-                    lines, numbered = numberer.number(_embedded_newlines(arrays, batch.num_rows))
+                    embedded = (
+                        _embedded_newlines(arrays, batch.num_rows)
+                        if framer.quotes  # without a quote no value holds a line break
+                        else np.zeros(batch.num_rows, dtype=np.int64)
+                    )
+                    lines, numbered = numberer.number(embedded)
                     put(("batch", arrays, lines, numbered))
-                put(("end", numberer.finish(), numberer.resolved))
+                numbered = numberer.finish()
+                put(("end", numbered, numberer.resolved, numberer.lines))
             except BaseException as exc:  # handed to the consuming thread
                 put(("error", exc))
 
@@ -340,11 +380,14 @@ class FileLoader:
                 if item[0] == "error":
                     exc = item[1]
                     if isinstance(exc, pa.ArrowInvalid):
-                        raise FileRejected(f"cannot be read as CSV: {exc}") from None
+                        detail = mask_text(str(exc))
+                        raise FileRejected(f"cannot be read as CSV: {detail}") from None
                     raise exc
                 if item[0] == "end":
                     emit_invalid(item[1])
                     result.rows_read += item[2]
+                    result.lines_accounted = item[3]
+                    result.lines = framer.lines
                     break
                 _, arrays, lines, numbered = item
                 emit_invalid(numbered)
@@ -363,7 +406,7 @@ class FileLoader:
         try:
             pf = pq.ParquetFile(self.source.path)
         except (pa.ArrowInvalid, OSError) as exc:
-            raise FileRejected(f"not a readable Parquet file: {exc}") from None
+            raise FileRejected(f"not a readable Parquet file: {mask_text(str(exc))}") from None
         header = pf.schema_arrow.names
         mapping = match_columns(self.source.extract, header)
         names = [mapping[n] for n in header]
@@ -382,7 +425,7 @@ class FileLoader:
                     reported = target
                 yield names, arrays, lines
         except (pa.ArrowInvalid, OSError) as exc:
-            raise FileRejected(f"Parquet file cannot be read: {exc}") from None
+            raise FileRejected(f"Parquet file cannot be read: {mask_text(str(exc))}") from None
 
     def _process(
         self,
@@ -400,8 +443,9 @@ class FileLoader:
                 arr = _decode_column(arr, name, undecodable)
             raw[name] = arr
         keep = np.ones(n, dtype=bool)
-        # A blank line parses as a row of empty fields: a structural defect, not a row.
-        # Only rows whose first field is empty can be blank: check the others just for them.
+        # A blank line parses as a row of empty fields: a structural defect, not a row (so is
+        # a line the framer took out, left empty). Only rows whose first field is empty can
+        # be blank: check the others just for them.
         first = pc.fill_null(pc.equal(raw[names[0]], ""), True)
         if pc.any(first).as_py():
             candidates = pc.indices_nonzero(first)
@@ -410,11 +454,20 @@ class FileLoader:
                 empty = pc.fill_null(pc.equal(pc.take(arr, candidates), ""), True)
                 blank &= empty.to_numpy(zero_copy_only=False)
             for i in candidates.to_numpy()[blank]:
-                if int(i) not in undecodable:
-                    quarantine.add(int(lines[i]), None, "too_few_fields", "")
+                line = int(lines[i])
+                if self.framer is not None and line in self.framer.replaced:
+                    reason, original = self.framer.replaced[line]
+                    quarantine.add(line, None, reason, original)
+                elif int(i) not in undecodable:
+                    quarantine.add(line, None, "too_few_fields", "")
                 keep[i] = False
         for i, (column, original) in sorted(undecodable.items()):
-            quarantine.add(int(lines[i]), column, "undecodable_text", original)
+            if keep[i]:
+                quarantine.add(int(lines[i]), column, "undecodable_text", original)
+                keep[i] = False
+        nul_possible = self.framer is None or self.framer.nul
+        for i, column, reason, original in _screen(raw, keep, nul_possible):
+            quarantine.add(int(lines[i]), column, reason, original)
             keep[i] = False
         clean = keep.copy()  # rows not already quarantined: report every bad value of them
         out: dict[str, pa.Array] = {}
@@ -434,6 +487,15 @@ class FileLoader:
                 for i in np.flatnonzero(bad_np & clean):
                     quarantine.add(int(lines[i]), column, reason, raw[column][int(i)].as_py())
                 keep &= ~bad_np
+        for column, pattern in self.identifiers.items():
+            text = standardised[column]
+            shaped = pc.fill_null(pc.match_substring_regex(text, pattern), True)
+            if not pc.all(shaped).as_py():
+                bad_np = ~shaped.to_numpy(zero_copy_only=False)
+                for i in np.flatnonzero(bad_np & clean):
+                    value = raw[column][int(i)].as_py()
+                    quarantine.add(int(lines[i]), column, "bad_identifier", value)
+                keep &= ~bad_np
         out["_source_row"] = pa.array(lines, pa.int64())
         for key, value in lineage.items():
             out[key] = pa.repeat(value, n)
@@ -441,6 +503,44 @@ class FileLoader:
         if not keep.all():
             table = table.filter(pa.array(keep))
         return table
+
+
+def _screen(
+    raw: dict[str, pa.Array], keep: np.ndarray, nul_possible: bool
+) -> list[tuple[int, str, str, str]]:
+    """Values no field of the contract can hold, in rows not quarantined yet: (row, column,
+    reason, original) for values longer than ``MAX_FIELD_BYTES`` and NUL bytes (looked for
+    only when the framer saw one in the file, or in a Parquet file). A cheap look at each
+    column's longest value or buffer first; per-value work only where it finds some."""
+    found: list[tuple[int, str, str, str]] = []
+    keep = keep.copy()
+    for column, arr in raw.items():
+        if not len(arr) or not (pa.types.is_string(arr.type) or pa.types.is_binary(arr.type)):
+            continue
+        lengths = pc.binary_length(arr)
+        longest = pc.max(lengths).as_py()
+        if longest is not None and longest > MAX_FIELD_BYTES:
+            long_np = pc.fill_null(pc.greater(lengths, MAX_FIELD_BYTES), False).to_numpy(
+                zero_copy_only=False
+            )
+            for i in np.flatnonzero(long_np & keep):
+                value = arr[int(i)].as_py()
+                data = value.encode("utf-8") if isinstance(value, str) else value
+                found.append((int(i), column, "field_too_long", preview(data)))
+                keep[i] = False
+        if not nul_possible:
+            continue
+        data_buf = arr.buffers()[2]
+        if data_buf is None or not (np.frombuffer(data_buf, dtype=np.uint8) == 0).any():
+            continue
+        nul = pc.fill_null(pc.match_substring(arr, "\x00"), False).to_numpy(zero_copy_only=False)
+        for i in np.flatnonzero(nul & keep):
+            value = arr[int(i)].as_py()
+            if isinstance(value, bytes):
+                value = value.decode("utf-8", errors="backslashreplace")
+            found.append((int(i), column, "nul_byte", value.replace("\x00", "\\x00")))
+            keep[i] = False
+    return found
 
 
 def _parquet_as_text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -1,6 +1,6 @@
 """Reconciliation, the commit mark of a load: ``reconciliation.parquet`` (one row per extract
-and batch: file, SHA-256, encoding, rows read / landed / quarantined), and the quarantine
-counts taken on the files as written."""
+and batch: file, SHA-256, encoding, physical lines, rows read / landed / quarantined), and the
+quarantine counts taken on the files as written."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ RECONCILIATION_SCHEMA = pa.schema(
         ("rows_landed", pa.int64()),
         ("rows_quarantined", pa.int64()),
         ("loaded_at", pa.timestamp("us")),
+        ("lines", pa.int64()),  # physical lines of a CSV file, header included (null: Parquet)
     ]
 )
 
@@ -43,7 +44,12 @@ def read_reconciliation(data: Paths) -> pa.Table:
     if not data.reconciliation.exists():
         return RECONCILIATION_SCHEMA.empty_table()
     # ParquetFile.read, not read_table: the latter imports pandas (most of a second).
-    return pq.ParquetFile(data.reconciliation).read().cast(RECONCILIATION_SCHEMA)
+    table = pq.ParquetFile(data.reconciliation).read()
+    for name in RECONCILIATION_SCHEMA.names:  # a file written before a column was added
+        if name not in table.schema.names:
+            kind = RECONCILIATION_SCHEMA.field(name).type
+            table = table.append_column(name, pa.nulls(table.num_rows, kind))
+    return table.select(RECONCILIATION_SCHEMA.names).cast(RECONCILIATION_SCHEMA)
 
 
 class Reconciliation:

@@ -7,14 +7,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
 from subjectdb.config import EXTRACTS
-from subjectdb.contract import COLUMNS
+from subjectdb.contract import COLUMNS, MAX_FIELD_BYTES, mask_name
+from subjectdb.ingest.framing import MAX_LINE_BYTES, MAX_RECORD_LINES
 from subjectdb.ingest.report import FileRejected
 
 ColumnKind = Literal["text", "timestamp", "date", "integer", "decimal"]
@@ -81,13 +83,30 @@ def dictionary_columns(extract: str) -> list[str]:
 REASONS: dict[str, str] = {
     "too_few_fields": "the row has fewer fields than the header (row cut short, or a blank line)",
     "too_many_fields": "the row has more fields than the header (an unquoted delimiter)",
+    "quote_error": (
+        "a quoted value runs past the end of its line and does not close properly (a stray "
+        f"or unclosed quote, or a record over {MAX_RECORD_LINES} lines): the line is taken "
+        "out and the lines after it are read as rows again"
+    ),
+    "line_too_long": f"a line longer than {MAX_LINE_BYTES:,} bytes: taken out unread",
+    "field_too_long": f"a value longer than {MAX_FIELD_BYTES:,} bytes",
+    "nul_byte": "a value holding a NUL byte (binary content)",
     "bad_timestamp": "not a timestamp YYYY-MM-DD HH:MM:SS",
     "bad_date": "not a date YYYY-MM-DD",
     "bad_integer": "not an integer (or out of the INTEGER range)",
     "bad_decimal": "not a decimal number that fits DECIMAL(18,2) without rounding",
+    "bad_identifier": (
+        "an identifier not in the contract's shape (case_id: province code, year, 8-digit "
+        "sequence; a spreadsheet's 3.30000E+17 is not one)"
+    ),
     "undecodable_text": "bytes that are not valid text in the file's encoding",
 }
 """Load-quarantine reason codes and what they mean."""
+
+ROW_REASONS = frozenset({"too_many_fields", "quote_error", "line_too_long"})
+"""Reasons about a whole line, whose quarantine ``column`` is NULL (the fields of the line are
+not known); every other reason names the column (``too_few_fields``: the first missing one,
+NULL only for a blank line)."""
 
 TYPE_REASON: dict[ColumnKind, str] = {
     "timestamp": "bad_timestamp",
@@ -110,8 +129,20 @@ class Source:
     fmt: str
 
 
-def parse_name(path: Path) -> Source:
-    """Extract and batch from a file name such as ``cases_20240131.csv``."""
+BATCH_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def today() -> date:
+    """Today in the extracts' time zone: the latest cut-off date a batch can have."""
+    return datetime.now(BATCH_ZONE).date()
+
+
+def parse_name(path: Path, latest: date | None = None) -> Source:
+    """Extract and batch from a file name such as ``cases_20240131.csv``.
+
+    The batch is the extract's cut-off date: a date later than ``latest`` (default: today in
+    Asia/Shanghai) cannot have been cut off yet, and is refused.
+    """
     m = FILE_PATTERN.match(path.name)
     if not m:
         raise FileRejected(
@@ -126,9 +157,15 @@ def parse_name(path: Path) -> Source:
     if not BATCH_PATTERN.match(batch):
         raise FileRejected(f"batch {batch!r} in the file name is not a cut-off date YYYYMMDD")
     try:
-        datetime.strptime(batch, "%Y%m%d")
+        cutoff = datetime.strptime(batch, "%Y%m%d").date()
     except ValueError:
         raise FileRejected(f"batch {batch!r} in the file name is not a real date") from None
+    latest = latest or today()
+    if cutoff > latest:
+        raise FileRejected(
+            f"batch {batch} in the file name is a cut-off date later than today ({latest:%Y%m%d}):"
+            " a batch cannot be cut off in the future (is the file name mistyped?)"
+        )
     return Source(path, extract, batch, m["fmt"].lower())
 
 
@@ -153,14 +190,17 @@ def match_columns(extract: str, header: Sequence[str]) -> dict[str, str]:
     if missing:
         problems.append(f"missing required column(s) {', '.join(missing)}")
     if unexpected:
-        shown = ", ".join(repr(u) for u in unexpected[:5])
-        problems.append(f"unexpected column(s) {shown}")
+        shown = ", ".join(repr(mask_name(u)) for u in unexpected[:5])
+        more = f" and {len(unexpected) - 5} more" if len(unexpected) > 5 else ""
+        problems.append(f"unexpected column(s) {shown}{more}")
     if repeated:
-        problems.append(f"repeated column(s) {', '.join(repeated)}")
+        problems.append(f"repeated column(s) {', '.join(mask_name(r) for r in repeated)}")
     if problems:
         hint = ""
         if len(header) == 1 and missing:
             hint = " (is the delimiter a comma, and is this a CSV file?)"
+        elif len(missing) == len(expected):
+            hint = " (does the file lack its header line? names that look like data are masked)"
         detail = "; ".join(problems)
-        raise FileRejected(f"header does not match the {extract} contract: {detail}{hint}")
+        raise FileRejected(f"line 1 (header) does not match the {extract} contract: {detail}{hint}")
     return mapping

@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 
+from subjectdb.contract import PERSONAL_COLUMNS, mask_example
 from subjectdb.quality.context import GX, quiet
 from subjectdb.quality.results import Outcome, jsonable
 from subjectdb.quality.suites import domain_label
@@ -25,38 +26,6 @@ CHUNK_ROWS = 500_000
 """Upper bound of rows validated at once (memory stays flat whatever the batch size)."""
 EXAMPLES = 5
 """Unexpected examples kept per expectation and batch."""
-
-
-PERSONAL_COLUMNS = frozenset(
-    {
-        "applicant_id",
-        "person_id",
-        "credit_code",
-        "applicant_name",
-        "name",
-        "applicant_phone",
-        "phone",
-    }
-)
-"""Raw columns whose unexpected examples are masked before they are stored or shown: results
-are read by the dashboard and rendered in Data Docs, which must never show a person's ID,
-name or phone (the quarantine keeps the original for the steward)."""
-
-
-def mask_example(value: Any) -> Any:
-    """Mask a personal value, keeping enough to recognise the defect's shape.
-
-    IDs and credit codes keep the 6-digit region part and the check character; phones keep
-    the first 3 and last 2 digits; names keep the surname.
-    """
-    if not isinstance(value, str) or not value:
-        return value
-    n = len(value)
-    if n >= 15:
-        return value[:6] + "*" * (n - 7) + value[-1]
-    if value.lstrip("+").isdigit() and n >= 7:
-        return value[:3] + "*" * (n - 5) + value[-2:]
-    return value[:1] + "*" * (n - 1)
 
 
 @dataclass

@@ -292,18 +292,27 @@ def case_chunk(
     d = np.floor(promised * ratio).astype(np.int64)
     d = np.where(promised == 0, np.where(rng.random(m) < 0.9, 0, rng.integers(1, 3, m)), d)
     a_day_c = np.clip(a_day, 0, last_day)
-    c_pos = cal.cum[a_day_c] + d - 1
+    # completion lands on a working day: d working days after acceptance, or on the spot (the
+    # day of acceptance; a hall open at the weekend completes on the next working day)
+    spot_pos = cal.first_workday_pos(a_day_c)
+    c_pos = np.where(d == 0, spot_pos, cal.cum[a_day_c] + d - 1)
     c_ok = a_ok & ~rejected & ~withdrawn & (c_pos < n_wd)
-    c_day = np.where(d == 0, a_day_c, cal.workdays[np.clip(c_pos, 0, n_wd - 1)])
+    c_day = cal.workdays[np.clip(c_pos, 0, n_wd - 1)]
+    same_day = (d == 0) & (c_day == a_day_c)
     t_done = np.where(
-        d == 0,
+        same_day,
         np.minimum(t_acc + rng.integers(600, 4 * 3600, m), (cal.day0 + c_day + 1) * DAY - 1),
         epoch_secs(cal, c_day, 9 * 3600 + rng.integers(0, 8 * 3600 + 1800, m)),
     )
     c_ok &= t_done <= end_secs
-    ip_pos = np.minimum(cal.cum[a_day_c], n_wd - 1)
-    t_prog = epoch_secs(cal, cal.workdays[ip_pos], 8 * 3600 + 1800 + rng.integers(0, 2 * 3600, m))
-    p_ok = a_ok & ~rejected & ~withdrawn & (d >= 2) & (t_prog <= end_secs)
+    # 办理中 from the first working day after acceptance: there must be one in the period
+    ip_pos = cal.cum[a_day_c]
+    t_prog = epoch_secs(
+        cal,
+        cal.workdays[np.minimum(ip_pos, n_wd - 1)],
+        8 * 3600 + 1800 + rng.integers(0, 2 * 3600, m),
+    )
+    p_ok = a_ok & ~rejected & ~withdrawn & (d >= 2) & (ip_pos < n_wd) & (t_prog <= end_secs)
 
     visits_final = np.select(
         [channel == 2, channel == 3, channel == 4],

@@ -32,10 +32,13 @@ DEFECT_KINDS = (
     "missing_required",
     "row_cut_short",
     "extra_delimiter",
+    "stray_quote",
+    "excel_mangled_id",
     "formula_text",
 )
 FILE_LEVEL_KINDS = ("gbk_encoding",)
-STRUCTURAL_KINDS = ("row_cut_short", "extra_delimiter")
+STRUCTURAL_KINDS = ("row_cut_short", "extra_delimiter", "stray_quote")
+"""Kinds that change a CSV line's framing: written into the bytes, never into Parquet."""
 
 
 _FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
@@ -58,6 +61,8 @@ _KIND_COLUMNS: dict[str, dict[str, list[str]]] = {
         "future_date": ["updated_at"],
         "formula_text": ["applicant_name", "dept_name", "applicant_phone"],
         "extra_delimiter": ["applicant_name", "dept_name"],
+        "stray_quote": ["applicant_name", "dept_name"],
+        "excel_mangled_id": ["case_id"],
     },
     "persons": {
         "traditional_chars": ["name"],
@@ -67,6 +72,7 @@ _KIND_COLUMNS: dict[str, dict[str, list[str]]] = {
         "future_date": ["updated_at"],
         "formula_text": ["name", "phone"],
         "extra_delimiter": ["name"],
+        "stray_quote": ["name"],
     },
     "enterprises": {
         "traditional_chars": ["name"],
@@ -76,6 +82,7 @@ _KIND_COLUMNS: dict[str, dict[str, list[str]]] = {
         "future_date": ["updated_at"],
         "formula_text": ["name"],
         "extra_delimiter": ["name"],
+        "stray_quote": ["name"],
     },
 }
 _TS = "%Y-%m-%d %H:%M:%S"
@@ -86,7 +93,7 @@ class Patch:
     """A line-level change of a CSV row, applied to the written bytes."""
 
     kind: str
-    field: int  # row_cut_short: fields kept; extra_delimiter: field that gets a comma
+    field: int  # row_cut_short: fields kept; extra_delimiter, stray_quote: the field changed
     at: int = 0  # extra_delimiter: character position of the comma
 
 
@@ -255,6 +262,16 @@ class Injector:
             col = rng.choice(cands)
             at = rng.randint(1, len(row[col]) - 1)
             return col, Patch(kind, columns.index(col), at), row[col]
+        if kind == "stray_quote":
+            if not cands:
+                return None
+            col = rng.choice(cands)
+            return col, Patch(kind, columns.index(col)), row[col]
+        if kind == "excel_mangled_id":
+            if not cands or not row[cands[0]].isdigit():
+                return None
+            value = row[cands[0]]
+            return cands[0], f"{int(value):.5E}", value  # what a spreadsheet saves: 3.30000E+17
         if kind == "formula_text":
             if not cands:
                 return None

@@ -62,6 +62,8 @@ class Sink:
                 fields = data[lo:hi].split(b",")
                 if patch.kind == "row_cut_short":
                     fields = fields[: patch.field]
+                elif patch.kind == "stray_quote":  # a quote that opens the value, never closed
+                    fields[patch.field] = b'"' + fields[patch.field]
                 else:
                     text = fields[patch.field].decode("utf-8")
                     fields[patch.field] = (text[: patch.at] + "," + text[patch.at :]).encode()
