@@ -99,29 +99,7 @@ def _label(kwargs: dict) -> str:
     return domain_label(kwargs)
 
 
-# h9 is fixing the generator: today it still writes cases whose updated_at precedes
-# submitted_at (accepted on the last working day, 办理中 step moved to 08:30-10:30) and some
-# completions on a weekend, without listing them in the manifest. strict xfail: these two
-# assertions turn into failures (remove the marks) the day the generator is fixed.
-GENERATOR_PENDING = {
-    ("expect_column_pair_values_a_to_be_greater_than_b", "updated_at,submitted_at"),
-    ("expect_column_values_to_be_on_working_days", "completed_at"),
-}
-
-
-@pytest.mark.parametrize(
-    "rule",
-    [
-        pytest.param(
-            r,
-            marks=pytest.mark.xfail(strict=True, reason="generator fix pending (h9)")
-            if r in GENERATOR_PENDING
-            else (),
-            id=f"{r[0]}[{r[1]}]",
-        )
-        for r in NEW_RULES
-    ],
-)
+@pytest.mark.parametrize("rule", NEW_RULES, ids=lambda r: f"{r[0]}[{r[1]}]")
 def test_clean_delivery_breaks_no_new_rule(clean_checked, rule: tuple[str, str]) -> None:
     paths, report = clean_checked
     hits = sum(o.unexpected_count for o in report.outcomes if (o.expectation, o.column) == rule)

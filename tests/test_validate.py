@@ -917,14 +917,11 @@ def test_clean_sample_passes_every_suite(tmp_path: Path) -> None:
     load_paths([raw.out], paths)
     report = v.run_raw_suites(paths)
     assert report.errors == []
-    # The generator still writes case rows whose updated_at precedes submitted_at (h9 is fixing
-    # it; tests/test_contract_rules.py holds the strict xfail for it): that rule is left out
-    # here until then. Flags (rows kept) are not quarantine.
-    pending = ("expect_column_pair_values_a_to_be_greater_than_b", "updated_at,submitted_at")
+    # flags (rows kept) are not quarantine
     assert [
         (o.suite, o.batch, o.expectation, o.column, o.examples)
         for o in report.outcomes
-        if o.unexpected_count and o.severity == "critical" and (o.expectation, o.column) != pending
+        if o.unexpected_count and o.severity == "critical"
     ] == []
     assert report.ok
     batches = {(o.suite, o.batch) for o in report.outcomes}
