@@ -598,6 +598,43 @@ def test_broken_files_are_rejected_whole_and_others_still_load(tmp_path: Path) -
     assert not (paths.root / ".load-tmp").exists()
 
 
+def test_an_unexpected_error_in_one_file_never_stops_the_others(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever goes wrong with one file (here a parser error quoting a row, and an error the
+    loader did not foresee) rejects that file only, with a message that names it and masks
+    the data it quotes; the other files of the command load."""
+    raw = tmp_path / "raw"
+    write(raw / "cases_20240131.csv", csv_text([case_row(1)]))
+    write(raw / "cases_20240229.csv", csv_text([case_row(2)]))
+    write(raw / "cases_20240331.csv", csv_text([case_row(3)]))
+    run = reader.FileLoader.run
+
+    def failing(self: reader.FileLoader, *args: object) -> object:
+        if self.source.batch_id == "20240229":
+            raise pa.ArrowInvalid(
+                "CSV parse error: Expected 20 columns, got 3: 330106199001010011,张三,13800000000"
+            )
+        if self.source.batch_id == "20240331":
+            raise RuntimeError("unforeseen: 13912345678")
+        return run(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader.FileLoader, "run", failing)
+    paths = data_dir(tmp_path)
+    ok, parse_error, unforeseen = load_paths([raw], paths, workers=1)
+    assert ok.status == "loaded" and ok.rows_landed == 1
+    assert parse_error.rejected and unforeseen.rejected
+    for report in (parse_error, unforeseen):
+        assert str(report.file) in (report.reason or "")
+        for secret in ("330106199001010011", "张三", "13800000000", "13912345678"):
+            assert secret not in (report.reason or ""), report.reason
+    assert "330106***********1" in (parse_error.reason or "")
+    assert "RuntimeError" in (unforeseen.reason or "") and "other files" in (
+        unforeseen.reason or ""
+    )
+    assert [r["batch"] for r in read_reconciliation(paths).to_pylist()] == ["20240131"]
+
+
 def test_loading_twice_changes_nothing(tmp_path: Path) -> None:
     rows = [case_row(1), case_row(2)[:3], case_row(3, visits="x")]
     raw = tmp_path / "raw"
