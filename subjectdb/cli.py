@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from subjectdb.config import PROJECT_DIR, get_paths
+from subjectdb.config import Paths, get_paths
 
 app = typer.Typer(
     help="subjectdb: subject database and open-data warehouse for Internet+ government services.",
@@ -31,6 +30,20 @@ class UserError(Exception):
 def _fail(message: str, code: int = 1) -> None:
     console.print(f"[bold red]error:[/] {message}")
     raise typer.Exit(code)
+
+
+def _existing(data_dir: Path | None, *, warehouse: bool = False) -> Paths:
+    """The data folder of a command that reads one: an error (creating nothing) when it, or
+    its served warehouse when ``warehouse``, does not exist."""
+    paths = get_paths(data_dir)
+    if not paths.root.is_dir():
+        _fail(
+            f"no data folder at {paths.root}: check --data-dir / $SUBJECTDB_DATA, "
+            "or run `subjectdb load` first"
+        )
+    if warehouse and not paths.warehouse.is_file():
+        _fail(f"no warehouse at {paths.warehouse}: run `subjectdb build` first")
+    return paths
 
 
 @app.command()
@@ -109,7 +122,7 @@ def quarantine(
 
     from subjectdb.serving.queries import quarantine_counts, quarantine_rows
 
-    paths = get_paths(data_dir)
+    paths = _existing(data_dir)
     frame = quarantine_rows(paths.root, reason, limit) if reason else quarantine_counts(paths.root)
     if frame.empty:
         console.print("no quarantined rows" + (f" with reason {reason}" if reason else ""))
@@ -213,7 +226,7 @@ def validate(data_dir: DataDir = None) -> None:
     from subjectdb import quality
     from subjectdb.release.checks import RELEASE_GATES
 
-    paths = get_paths(data_dir).ensure()
+    paths = _existing(data_dir)
     report = quality.validate_all(paths, show_progress=True, extra_gates=RELEASE_GATES)
     console.print(report.summary())
     if not report.ok:
@@ -234,7 +247,7 @@ def publish(
     from subjectdb.release import PublishError
     from subjectdb.release import publish as publish_release
 
-    paths = get_paths(data_dir).ensure()
+    paths = _existing(data_dir, warehouse=True)
     try:
         release = publish_release(paths, version=version, threshold=threshold)
     except PublishError as exc:
@@ -248,15 +261,11 @@ def serve(
     data_dir: DataDir = None,
 ) -> None:
     """Serve the planners' dashboard on localhost (read-only)."""
-    paths = get_paths(data_dir)
-    if not paths.warehouse.exists():
-        _fail(f"no warehouse at {paths.warehouse}: run `subjectdb build` first")
-    from subjectdb.serving.serve import streamlit_command, streamlit_env
+    paths = _existing(data_dir, warehouse=True)
+    from subjectdb.serving.serve import run_streamlit, streamlit_command, streamlit_env
 
-    env = streamlit_env(paths)
-    cmd = streamlit_command(port)
     console.print(f"dashboard on [bold]http://127.0.0.1:{port}[/]")
-    raise typer.Exit(subprocess.call(cmd, cwd=PROJECT_DIR, env=env))
+    raise typer.Exit(run_streamlit(streamlit_command(port), streamlit_env(paths)))
 
 
 @app.command()
@@ -305,8 +314,8 @@ def demo(
     generate(out=paths.raw, data_dir=data_dir)
     load(paths_=[paths.raw], data_dir=data_dir)
     build(data_dir=data_dir)
-    validate(data_dir=data_dir)
     publish(data_dir=data_dir)
+    validate(data_dir=data_dir)  # after publishing: the release's checks apply too
     if not no_serve:
         serve(port=port, data_dir=data_dir)
 
@@ -321,9 +330,7 @@ def api(
     data_dir: DataDir = None,
 ) -> None:
     """Serve the read-only sharing API for other departments (OpenAPI at /docs)."""
-    paths = get_paths(data_dir)
-    if not paths.warehouse.exists():
-        _fail(f"no warehouse at {paths.warehouse}: run `subjectdb build` first")
+    paths = _existing(data_dir, warehouse=True)
     from subjectdb.sharing.api import serve as serve_api
 
     console.print(f"sharing API on [bold]http://{host}:{port}[/] (OpenAPI: /docs)")

@@ -3,7 +3,6 @@ SQL baseline against dbt, the results file and the README table. Never asserts a
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from pathlib import Path
@@ -19,8 +18,9 @@ STATUSES = ("met", "missed")
 
 
 def _rows(path: Path) -> list[list[str]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.reader(fh))
+    """Rows by physical line (the generator's CSV is unquoted, one record a line; a stray-quote
+    defect would make a CSV parser swallow the lines after it)."""
+    return [line.split(",") for line in path.read_text(encoding="utf-8").split("\n") if line]
 
 
 def test_hold_back_last_day_splits_the_last_batch_by_updated_at(raw_sample, tmp_path: Path) -> None:

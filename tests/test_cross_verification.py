@@ -24,19 +24,23 @@ from stdnum.cn import ric, uscc
 from subjectdb.config import Paths
 
 LAST = "20251231"
+# planted case ids have the contract's shape (province, year, 8-digit sequence): the loader
+# quarantines any other; the 9999xxxx sequences are far above the generator's
 PLANTED = {
-    "PLANT-P-NOTREG": "person_not_registered",
-    "PLANT-P-DEAD": "person_deceased",
-    "PLANT-P-AWAY": "person_not_resident",
-    "PLANT-E-NOTREG": "enterprise_not_registered",
-    "PLANT-E-CLOSED": "enterprise_closed",
-    "PLANT-E-AWAY": "enterprise_other_region",
+    "330000202599990001": "person_not_registered",
+    "330000202599990002": "person_deceased",
+    "330000202599990003": "person_not_resident",
+    "330000202599990004": "enterprise_not_registered",
+    "330000202599990005": "enterprise_closed",
+    "330000202599990006": "enterprise_other_region",
 }
 
 
 def _read(path: Path) -> tuple[list[str], list[list[str]]]:
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.reader(fh))
+    """Header and rows by physical line: the generator writes unquoted CSV, one record a line,
+    and its injected stray-quote defects would make a CSV parser swallow the following lines."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    rows = [line.split(",") for line in lines if line]
     return rows[0], rows[1:]
 
 
@@ -138,7 +142,7 @@ def plant(raw: Path) -> None:
     new_cases.append(
         {
             **person_case,
-            "case_id": "PLANT-P-NOTREG",
+            "case_id": "330000202599990001",
             "applicant_id": _new_resident_id(person_case["applicant_id"], taken_ids),
         }
     )
@@ -155,12 +159,12 @@ def plant(raw: Path) -> None:
             updated_at=f"{died + dt.timedelta(days=1)} 09:00:00",
         ),
     ]
-    new_cases.append({**person_case, "case_id": "PLANT-P-DEAD", "applicant_id": dead})
+    new_cases.append({**person_case, "case_id": "330000202599990002", "applicant_id": dead})
     # resident in another county than the case's
     away = _new_resident_id(base_person["person_id"], taken_ids)
     elsewhere = next(c for c in counties if c != region)
     new_persons.append(person(away, elsewhere))
-    new_cases.append({**person_case, "case_id": "PLANT-P-AWAY", "applicant_id": away})
+    new_cases.append({**person_case, "case_id": "330000202599990003", "applicant_id": away})
 
     firm_region = firm_case["residence_region"]
 
@@ -176,7 +180,7 @@ def plant(raw: Path) -> None:
     new_cases.append(
         {
             **firm_case,
-            "case_id": "PLANT-E-NOTREG",
+            "case_id": "330000202599990004",
             "applicant_id": _new_credit_code(firm_case["applicant_id"], taken_codes),
         }
     )
@@ -192,10 +196,10 @@ def plant(raw: Path) -> None:
             updated_at=f"{closed} 10:00:00",
         ),
     ]
-    new_cases.append({**firm_case, "case_id": "PLANT-E-CLOSED", "applicant_id": closed_code})
+    new_cases.append({**firm_case, "case_id": "330000202599990005", "applicant_id": closed_code})
     far_code = _new_credit_code(base_firm["credit_code"], taken_codes)
     new_firms.append(firm(far_code, next(c for c in counties if c != firm_region)))
-    new_cases.append({**firm_case, "case_id": "PLANT-E-AWAY", "applicant_id": far_code})
+    new_cases.append({**firm_case, "case_id": "330000202599990006", "applicant_id": far_code})
 
     _append(raw / "cases" / f"cases_{LAST}.csv", new_cases, c_header)
     _append(raw / "persons" / f"persons_{LAST}.csv", new_persons, p_header)
@@ -228,7 +232,7 @@ def test_planted_cases_carry_their_check(planted: Paths) -> None:
     got = _query(
         planted,
         "select case_id, check_code from intermediate.int_verification__case_checks "
-        "where case_id like 'PLANT-%'",
+        "where case_id like '3300002025999900%'",
     )
     assert dict(zip(got.case_id, got.check_code, strict=True)) == PLANTED
 
