@@ -163,10 +163,19 @@ def _metrics_doc_section(model: str, column: str | None) -> str | None:
 
 
 def _model_header(model: str) -> str | None:
-    """The leading comment block of the model's SQL file (its own documentation)."""
+    """The leading comment block of the model's SQL file (its own documentation): the house
+    header ``{#- … -#}``, or leading ``--`` lines."""
     for path in MODELS_DIR.rglob(f"{model}.sql"):
+        text = path.read_text(encoding="utf-8").lstrip()
+        if text.startswith("{#"):
+            end = text.find("#}")
+            body = text[2:end] if end > 0 else ""
+            header = " ".join(line.strip() for line in body.strip("-").splitlines()).strip()
+            if header:
+                return header
+            continue
         lines = []
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in text.splitlines():
             if line.startswith("--"):
                 lines.append(line[2:].strip())
             elif lines or line.strip():
