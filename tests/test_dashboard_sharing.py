@@ -5,8 +5,9 @@ languages on a build of the generated sample with one planted register mismatch 
 
 What each page shows is compared with an independent source: the catalogue with the models'
 YAML (the page reads the served build's dbt manifest), the audit with the calls a test makes to
-the sharing API and with ``query_audit``, and cross-verification with the pandas computation
-over the staged tables of tests/test_cross_verification.py.
+the sharing API (uvicorn on a free localhost port, real HTTP) and with ``query_audit``, and
+cross-verification with the pandas computation over the staged tables of
+tests/test_cross_verification.py.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 
+import httpx
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 from test_cross_verification import PLANTED, independent_checks, plant
+from test_sharing_api import Server
 
 from dashboards.pages import BY_STEM
 from subjectdb import catalogue as cat
@@ -26,7 +28,7 @@ from subjectdb.i18n import t
 from subjectdb.release import TABLES
 from subjectdb.serving import queries
 from subjectdb.sharing import AuditLog, KeyStore, SharingPaths, query_audit
-from subjectdb.sharing.api import Sharing, create_app
+from subjectdb.sharing.api import Sharing
 
 APP = PROJECT_DIR / "dashboards" / "app.py"
 POLICE = "浙江省公安局"  # granted resident-ID verification by the project's catalogue
@@ -263,7 +265,7 @@ def test_api_audit_shows_the_calls_made_to_the_sharing_api(app_env: Paths) -> No
     store = KeyStore(SharingPaths(app_env).keys)
     police, _ = store.create(POLICE, purposes=("身份核验",))
     outsider, _ = store.create(OUTSIDER)
-    with TestClient(create_app(Sharing(app_env))) as http:
+    with Server(Sharing(app_env)) as server, httpx.Client(base_url=server.url) as http:
         calls = [
             http.get("/v1/catalogue", headers={"X-API-Key": police}),
             http.get("/v1/feedback", headers={"X-API-Key": police}),
