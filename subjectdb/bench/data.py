@@ -69,7 +69,8 @@ def hold_back_last_day(raw: Path) -> dict[str, int]:
         for line in body.split(b"\n"):
             if not line:
                 continue
-            # updated_at is the last column of every extract; the generator writes no quotes
+            # updated_at is the last column of every extract, one record a line (the generator
+            # quotes nothing; a stray-quote defect only puts a quote inside a value)
             (day if line.rsplit(b",", 1)[-1].startswith(marker) else keep).append(line)
         before.write_bytes(header + b"\n" + b"".join(x + b"\n" for x in keep))
         path.write_bytes(header + b"\n" + b"".join(x + b"\n" for x in day))
