@@ -358,7 +358,9 @@ def test_build_plan_follows_the_stored_fingerprints(tmp_path: Path, built: Paths
 
 
 def test_failing_build_leaves_the_served_warehouse_unchanged(incremental_chain) -> None:
-    """A batch with dates beyond the official calendar fails the build; nothing is served."""
+    """A whole batch dated beyond the official calendar (a systemic failure: every row, more
+    than the 50-row floor) fails the build; nothing is served. One such row would only be
+    quarantined (tests/test_contract_rules.py)."""
     paths, *_ = incremental_chain
     served = paths.warehouse.stat()
     served_bytes = hashlib.sha256(paths.warehouse.read_bytes()).hexdigest()
@@ -388,7 +390,7 @@ def test_failing_build_leaves_the_served_warehouse_unchanged(incremental_chain) 
                 from {_landing(paths, "cases")}
                 where completed_at is not null
                     and completed_at - submitted_at < interval 20 day
-                limit 5
+                limit 60
             ) to '{target / "part-0.parquet"}' (format parquet)
             """
         )
