@@ -370,6 +370,8 @@ def test_seeds_load_and_pass_their_dbt_tests(tmp_path: Path) -> None:
     shutil.copy(PROJECT_DIR / "profiles.yml", project / "profiles.yml")
     shutil.copytree(SEEDS_DIR, project / "seeds")
     shutil.copy(PROJECT_DIR / "macros" / "generate_schema_name.sql", project / "macros")
+    (project / "models").mkdir()  # the seeds belong to a group (owner) declared there
+    shutil.copy(PROJECT_DIR / "models" / "_groups.yml", project / "models")
     database = tmp_path / "seeds.duckdb"
     env = {
         **os.environ,
