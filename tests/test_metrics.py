@@ -26,7 +26,7 @@ from subjectdb.serving import queries
 from subjectdb.serving.queries import Filters, Warehouse
 
 METRICS = metrics.metrics()
-SUBJECTS_DIR = PROJECT_DIR / "models" / "marts" / "subjects"
+MARTS_DIR = PROJECT_DIR / "models" / "marts"
 NOT_METRICS = {
     # double columns of the subject tables that are not numerator / denominator
     ("subj_demand_standardised", "age_standardised_rate"),  # Σ weight × age-specific rate
@@ -107,7 +107,8 @@ def test_malformed_definitions_are_refused(tmp_path: Path) -> None:
 def test_every_model_renders_its_metrics_from_the_definition() -> None:
     """The subject models write each metric column through subj_metric, not a formula."""
     for m in METRICS.values():
-        sql = (SUBJECTS_DIR / f"{m.model}.sql").read_text(encoding="utf-8")
+        (path,) = MARTS_DIR.rglob(f"{m.model}.sql")  # subject or verification mart
+        sql = path.read_text(encoding="utf-8")
         assert re.search(rf"subj_metric\('{m.name}'[^)]*\)\s*}}}}\s+as\s+{m.column}\b", sql), (
             f"{m.model}.{m.column} is not rendered by subj_metric('{m.name}')"
         )
