@@ -6,12 +6,15 @@ first; the session-wide ones are read-only for tests.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from subjectdb.config import Paths
+from subjectdb.config import PROJECT_DIR, Paths
 
 SAMPLE = dict(
     province="330000",
@@ -82,3 +85,29 @@ def copy_data(src: Paths, dst: Path) -> Paths:
     """A private, writable copy of a session data folder."""
     shutil.copytree(src.root, dst)
     return Paths(dst)
+
+
+@pytest.fixture(scope="session")
+def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's real dbt manifest, from one ``dbt parse`` of the working tree."""
+    target = tmp_path_factory.mktemp("dbt_parse")
+    env = {**os.environ, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dbt")),
+            "parse",
+            "--target-path",
+            str(target / "target"),
+            "--log-path",
+            str(target / "logs"),
+            "--profiles-dir",
+            str(PROJECT_DIR),
+        ],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return target / "target" / "manifest.json"

@@ -13,10 +13,7 @@ SQL file opens with the same header. One rule reads the built warehouse (the ses
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,29 +114,9 @@ SQL_FOLDERS = ("models", "macros", "snapshots", "tests/dbt")
 
 
 @pytest.fixture(scope="module")
-def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def manifest(dbt_manifest: Path) -> dict[str, Any]:
     """The project's manifest, from a ``dbt parse`` of the working tree."""
-    target = tmp_path_factory.mktemp("project_rules")
-    env = {**os.environ, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    proc = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("dbt")),
-            "parse",
-            "--target-path",
-            str(target / "target"),
-            "--log-path",
-            str(target / "logs"),
-            "--profiles-dir",
-            str(PROJECT_DIR),
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return json.loads((target / "target" / "manifest.json").read_text(encoding="utf-8"))
+    return json.loads(dbt_manifest.read_text(encoding="utf-8"))
 
 
 def _nodes(manifest: dict[str, Any], *types: str) -> Iterator[dict[str, Any]]:

@@ -274,33 +274,6 @@ def make_warehouse(path: Path, seed: int = 3, persons: int = 700, cases: int = 2
     con.close()
 
 
-@pytest.fixture(scope="session")
-def dbt_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The project's real dbt manifest (``dbt parse``): the column docs publish reads."""
-    target = tmp_path_factory.mktemp("dbt_parse")
-    env = {**os.environ, "DO_NOT_TRACK": "1", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    dbt = Path(os.sys.executable).with_name("dbt")
-    proc = subprocess.run(
-        [
-            str(dbt),
-            "parse",
-            "--target-path",
-            str(target / "target"),
-            "--log-path",
-            str(target / "logs"),
-            "--profiles-dir",
-            str(PROJECT_DIR),
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return target / "target" / "manifest.json"
-
-
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory, dbt_manifest: Path) -> Paths:
     """A hand-made data folder with release 1.0.0 (read-only for tests: copy to change it)."""
