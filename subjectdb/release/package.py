@@ -380,7 +380,8 @@ machine-readable metadata: `datapackage.json` (Frictionless Data Package v2); DC
 `catalog.jsonld`; changes since the previous release: `CHANGELOG.md`.
 
 Text cells that a spreadsheet would read as a formula (starting with =, +, -, @, tab or CR)
-are prefixed with an apostrophe `'`.
+are prefixed with an apostrophe `'`, and so is every line inside a cell that starts with one;
+a cell holding a line break is quoted.
 
 {_disclosure_md(stats)}
 ## 校验 / Validate
