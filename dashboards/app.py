@@ -1,7 +1,9 @@
 """Entry point of the planners' dashboard: `subjectdb serve` runs `streamlit run` on this file.
 
-Reads the served warehouse read-only (subject tables and reference labels only); the global
-filters live in the sidebar and in the URL; every page view and download is audited.
+Reads the served warehouse read-only (subject tables and reference labels only) through a
+connection that can touch no other file; the global filters live in the sidebar and in the URL
+(values from a link are shown as text, never as Markdown); every page view, download and
+rejected link is audited with who asked (docs/dashboard.md, "Access audit log").
 """
 
 from __future__ import annotations

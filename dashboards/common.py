@@ -1,11 +1,12 @@
 """Streamlit glue shared by every page: context, global filters in the URL, cached queries,
-chart blocks with definition and safe download, and the access audit log."""
+chart blocks with definition and safe download, and the access audit log (who, from the
+request: :func:`requester`)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,16 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboards.support import Labels, audit, definition, display_frame, safe_csv
+from dashboards.support import (
+    Labels,
+    audit,
+    browser_session,
+    definition,
+    display_frame,
+    identify,
+    plain_md,
+    safe_csv,
+)
 from subjectdb import metrics
 from subjectdb.config import Paths, get_paths
 from subjectdb.i18n import DEFAULT_LANG, LANGS, t
@@ -55,6 +65,8 @@ class Ctx:
     filters: Filters
     bounds: tuple[date, date]
     session: str
+    who: dict[str, str] = field(default_factory=dict)
+    """Who is asking (:func:`requester`): user, its source, client address."""
 
     def t(self, key: str, **kw: Any) -> str:
         return t(key, self.lang, **kw)
@@ -123,10 +135,40 @@ def _parse_month(s: str) -> date | None:
         return None
 
 
+def _request_context() -> tuple[Any, str | None, Any]:
+    """The request's headers, client address and cookies (empty when Streamlit has none,
+    e.g. under AppTest)."""
+    try:
+        return st.context.headers, st.context.ip_address, st.context.cookies
+    except Exception:  # pragma: no cover - depends on the Streamlit runtime
+        return {}, None, {}
+
+
+def _signed_in_user() -> dict[str, Any] | None:
+    """Streamlit's signed-in user (``st.user``, when authentication is configured)."""
+    try:
+        if st.user.is_logged_in:
+            return dict(st.user.to_dict())
+    except Exception:  # pragma: no cover - st.user without an auth configuration
+        return None
+    return None
+
+
 def session_id() -> str:
+    """The audit's session id: the same across page loads of one browser session
+    (:func:`dashboards.support.browser_session`), computed once per Streamlit session."""
     if "_sid" not in st.session_state:
-        st.session_state["_sid"] = uuid.uuid4().hex
+        _headers, _ip, cookies = _request_context()
+        st.session_state["_sid"] = browser_session(cookies, uuid.uuid4().hex)
     return str(st.session_state["_sid"])
+
+
+def requester() -> dict[str, str]:
+    """Who is asking (:func:`dashboards.support.identify`), resolved once per session."""
+    if "_who" not in st.session_state:
+        headers, ip, _cookies = _request_context()
+        st.session_state["_who"] = identify(headers, ip, _signed_in_user())
+    return dict(st.session_state["_who"])
 
 
 def init_language() -> str:
@@ -260,7 +302,9 @@ def sidebar_filters(
     sb = st.sidebar
     sb.header(t("app.filters", lang))
     if bad:
-        sb.warning(t("app.bad_url", lang, values=", ".join(bad)))
+        # the link's values are shown as text, never as Markdown or HTML, and audited
+        st.session_state["_rejected"] = list(bad)
+        sb.warning(t("app.bad_url", lang, values=", ".join(plain_md(v) for v in bad)))
     years = list(range(bounds[0].year, bounds[1].year + 1))
     sb.radio(
         t("f.period_mode", lang),
@@ -371,6 +415,7 @@ def context() -> Ctx:
         filters=f,
         bounds=bounds,
         session=session_id(),
+        who=requester(),
     )
 
 
@@ -382,7 +427,20 @@ def get_ctx() -> Ctx:
 
 
 def log_view(ctx: Ctx, page: str) -> None:
-    """Audit a page view once per page and filter combination within a session."""
+    """Audit a page view once per page and filter combination within a session, and the
+    filter values of the link that were rejected (once, with the page they came with)."""
+    rejected = st.session_state.pop("_rejected", None)
+    if rejected:
+        audit(
+            ctx.paths.audit_log,
+            session=ctx.session,
+            event="rejected",
+            status="rejected",
+            page=page,
+            filters=ctx.filters_record(),
+            who=ctx.who,
+            rejected=rejected,
+        )
     key = (page, repr(ctx.filters), ctx.lang)
     if st.session_state.get("_last_view") == key:
         return
@@ -393,6 +451,7 @@ def log_view(ctx: Ctx, page: str) -> None:
         event="view",
         page=page,
         filters=ctx.filters_record(),
+        who=ctx.who,
     )
 
 
@@ -460,6 +519,8 @@ def _on_download(ctx: Ctx, page: str, name: str, rows: int) -> None:
         filters=ctx.filters_record(),
         rows=rows,
         detail=name,
+        what=f"{name}.csv",
+        who=ctx.who,
     )
 
 

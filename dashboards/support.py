@@ -1,19 +1,21 @@
-"""Dashboard helpers that do not need Streamlit: safe CSV, labels, definitions, audit log."""
+"""Dashboard helpers that do not need Streamlit: safe CSV, text shown as text, labels,
+definitions, who is asking, and the access audit log."""
 
 from __future__ import annotations
 
+import binascii
 import csv
-import json
+import hashlib
+import os
 import re
-import threading
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from subjectdb import audit as audit_log
 from subjectdb.config import PROJECT_DIR, Paths, get_paths
 from subjectdb.i18n import t
 from subjectdb.release import ModelDocs, PublishError, find_manifest, served_build_id
@@ -40,6 +42,39 @@ def safe_csv(df: pd.DataFrame) -> bytes:
     out.columns = [neutralise_formula(str(c)) for c in out.columns]
     # every text cell quoted: embedded CR/LF stay inside their cell
     return out.to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8-sig")
+
+
+# --------------------------------------------------------------------------- text as text
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+MAX_ECHO = 80
+"""User-supplied text is echoed (warnings, the audit log) cut to this many characters."""
+
+
+def clean_text(value: object, limit: int = MAX_ECHO) -> str:
+    """``value`` as one line of visible text: control, line-separator and bidirectional
+    characters shown as ``\\xNN`` / ``\\uNNNN`` escapes, cut at ``limit`` characters."""
+
+    def escape(m: re.Match[str]) -> str:
+        code = ord(m.group())
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+    text = _CONTROL.sub(escape, str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain_md(value: object, limit: int = MAX_ECHO) -> str:
+    """Markdown that shows ``value`` as literal text: an inline code span.
+
+    Nothing inside a code span is Markdown or HTML — no link, image, emphasis, HTML tag,
+    directive or formula — and the fence is one backtick longer than any run of backticks in
+    the text, which cannot end it early; control characters (a line break would end the
+    paragraph, and the span with it) are shown as escapes (:func:`clean_text`).
+    """
+    text = clean_text(value, limit)
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    return f"{fence} {text} {fence}"
 
 
 # --------------------------------------------------------------------------- labels
@@ -211,19 +246,88 @@ def definition(
     return None, ""
 
 
+# --------------------------------------------------------------------------- who is asking
+
+USER_HEADERS_ENV = "SUBJECTDB_USER_HEADERS"
+"""Comma-separated request headers an authenticating reverse proxy sets to the signed-in user
+(first one present wins); empty: trust none."""
+DEFAULT_USER_HEADERS = ("X-Forwarded-User", "X-Remote-User")
+FORWARDED_FOR = ("X-Forwarded-For", "X-Real-IP")
+XSRF_COOKIE = "_streamlit_xsrf"
+"""Streamlit's anti-forgery cookie: one random token per browser session (kept by the server
+across page loads), from which :func:`browser_session` derives the audit's session id."""
+
+
+def trusted_user_headers() -> tuple[str, ...]:
+    """The user headers to trust: ``$SUBJECTDB_USER_HEADERS``, else the defaults."""
+    raw = os.environ.get(USER_HEADERS_ENV)
+    if raw is None:
+        return DEFAULT_USER_HEADERS
+    return tuple(h.strip() for h in raw.split(",") if h.strip())
+
+
+def identify(
+    headers: Mapping[str, str],
+    address: str | None,
+    user_info: Mapping[str, Any] | None = None,
+    trusted: Sequence[str] | None = None,
+) -> dict[str, str]:
+    """Who made a request, for the audit log: ``user``, ``user_source``, ``address`` and, when
+    a proxy reported one, ``forwarded_for``.
+
+    The user is the first trusted proxy header present (``header:<name>``), else Streamlit's
+    signed-in user (``st.user``: email, else name), else the client address (``address``:
+    the connection's peer, ``localhost`` when Streamlit reports none).
+    """
+    lower = {str(k).lower(): str(v) for k, v in headers.items()}
+    peer = clean_text(address, 64) if address else "localhost"
+    out = {"address": peer}
+    forwarded = next((lower[h.lower()] for h in FORWARDED_FOR if lower.get(h.lower())), None)
+    if forwarded:
+        out["forwarded_for"] = clean_text(forwarded, 200)
+    for name in trusted_user_headers() if trusted is None else trusted:
+        value = lower.get(name.lower(), "").strip()
+        if value:
+            return {"user": clean_text(value), "user_source": f"header:{name}", **out}
+    if user_info:
+        value = user_info.get("email") or user_info.get("name") or user_info.get("sub")
+        if value:
+            return {"user": clean_text(value), "user_source": "st.user", **out}
+    return {"user": peer, "user_source": "address", **out}
+
+
+def _xsrf_token(cookie: str) -> bytes | None:
+    """The token of a Streamlit (Tornado-format) XSRF cookie: ``2|mask|masked|time`` holds
+    ``token XOR mask`` under a mask that changes on every page load; version 1 is the token
+    in hex."""
+    value = cookie.strip("\"'")
+    try:
+        if value.startswith("2|"):
+            _v, mask_hex, masked_hex, _time = value.split("|")
+            mask = binascii.a2b_hex(mask_hex)
+            masked = binascii.a2b_hex(masked_hex)
+            if len(mask) != 4 or not masked:
+                return None
+            return bytes(b ^ mask[i % 4] for i, b in enumerate(masked))
+        return binascii.a2b_hex(value) or None
+    except (ValueError, binascii.Error):
+        return None
+
+
+def browser_session(cookies: Mapping[str, str], fallback: str) -> str:
+    """A session id that stays the same across page loads of one browser session.
+
+    Derived (SHA-256, not reversible) from the token of Streamlit's XSRF cookie, a browser-
+    session cookie the server keeps across page loads; ``fallback`` (one Streamlit session)
+    when there is none (XSRF protection off, or no browser).
+    """
+    token = _xsrf_token(str(cookies.get(XSRF_COOKIE, "") or ""))
+    if not token:
+        return fallback
+    return hashlib.sha256(b"subjectdb-dashboard-session\0" + token).hexdigest()[:32]
+
+
 # --------------------------------------------------------------------------- audit log
-
-_audit_lock = threading.Lock()
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
 
 
 def audit(
@@ -235,20 +339,27 @@ def audit(
     filters: Mapping[str, Any],
     rows: int | None = None,
     detail: str | None = None,
-) -> None:
-    """Append one access event to the audit log (JSON Lines; 数据访问审计)."""
-    record = {
-        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "session": session,
+    who: Mapping[str, str] | None = None,
+    status: str = "ok",
+    what: str | None = None,
+    rejected: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Append one access event to the dashboard's audit log (数据访问审计; record format in
+    docs/dashboard.md) through :func:`subjectdb.audit.append`; returns the record."""
+    record: dict[str, Any] = {
+        "source": "dashboard",
         "event": event,
+        "status": status,
+        **dict(who or {"user": "unknown", "user_source": "none"}),
+        "session": session,
         "page": page,
-        "filters": _jsonable(dict(filters)),
+        "what": what or detail or page,
+        "filters": dict(filters),
     }
     if rows is not None:
         record["rows"] = int(rows)
     if detail:
         record["detail"] = detail
-    line = json.dumps(record, ensure_ascii=False) + "\n"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with _audit_lock, log_path.open("a", encoding="utf-8") as fh:
-        fh.write(line)
+    if rejected:
+        record["rejected"] = [clean_text(v, 200) for v in rejected]
+    return audit_log.append(log_path, record)

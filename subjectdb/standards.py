@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
+import re
 from collections.abc import Mapping
 
 import numpy as np
@@ -29,10 +30,38 @@ def starts_formula(text: str) -> bool:
     return text.startswith(FORMULA_PREFIXES)
 
 
+def lf_csv(crlf_csv: str) -> str:
+    """A CSV text written with CRLF line ends turned into one with LF line ends.
+
+    A CSV writer quotes a field holding a line-break character only when that character is
+    part of its line terminator, so writing with LF leaves a carriage return inside a field
+    unquoted — and a spreadsheet starts a new row there. Write with CRLF (every field with a
+    CR or LF is quoted) and convert the row ends: outside quotes (an even number of ``"``
+    before them; doubled quotes inside a field count twice) every CRLF is a row end.
+    """
+    parts = crlf_csv.split('"')
+    for i in range(0, len(parts), 2):
+        parts[i] = parts[i].replace("\r\n", "\n")
+    return '"'.join(parts)
+
+
+_LINE_FORMULA = re.compile(r"([\r\n])(?=[=+\-@\t\r])")
+
+
 def neutralise_formula(value: object) -> object:
-    """Prefix ``'`` to text a spreadsheet would read as a formula; other values unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
+    """Prefix ``'`` to text a spreadsheet would read as a formula; other values unchanged.
+
+    Also every line of the text: a reader that splits rows at a carriage return (a CSV
+    writer quotes fields holding one only when CR is part of its line terminator) would
+    otherwise start a new cell at it, so a line that starts with ``= + - @``, tab or CR gets
+    the ``'`` too.
+    """
+    if not isinstance(value, str):
+        return value
+    if value.startswith(FORMULA_PREFIXES):
+        value = "'" + value
+    if "\r" in value or "\n" in value:
+        value = _LINE_FORMULA.sub(r"\1'", value)
     return value
 
 

@@ -94,6 +94,7 @@ def on_download(version: str, name: str) -> None:
         filters={},
         rows=None,
         detail=f"opendata/{version}/{name}",
+        who=ctx.who,
     )
 
 

@@ -164,7 +164,40 @@ def open_data_gate(gates: Gates, paths: Paths) -> list[Outcome]:
             if "label" in e["meta"]:
                 o.column = e["meta"]["label"]
         outcomes += checked
+    outcomes.append(protection_outcome(latest))
     return outcomes
+
+
+def protection_outcome(release: Path) -> Outcome:
+    """The release's own proof of the protection standard, as its ``datapackage.json``
+    records it: the narrowest interval its audit certified is at least its protection range
+    (releases made before the standard record no range: not checked)."""
+    expectation = "suppressed_counts_keep_the_protection_range"
+    width = None
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+        package = json.loads((release / "datapackage.json").read_text(encoding="utf-8"))
+        control = package["disclosure_control"]
+        width = control.get("protection_range")
+    if width is None:
+        return not_checked(
+            "gate",
+            SUITE,
+            release.name,
+            expectation,
+            "no protection range recorded (a release made before the standard)",
+        )
+    narrowest = control.get("narrowest_interval")
+    ok = narrowest is None or float(narrowest) >= float(width) - 1e-6
+    return Outcome(
+        "gate",
+        SUITE,
+        release.name,
+        expectation,
+        "narrowest_interval",
+        "critical",
+        ok,
+        note=f"narrowest certified interval {narrowest} against the protection range {width}",
+    )
 
 
 RELEASE_GATES = (GateStep("open data", open_data_gate),)

@@ -1,26 +1,34 @@
 """Statistical disclosure control for published counts: primary and secondary cell suppression.
 
-The rules (docs/opendata.md, "Disclosure control"):
+The protection standard (docs/opendata.md, "Disclosure control"):
 
-* **Primary** — a cell built from fewer than ``threshold`` distinct applicants (never below
-  :data:`MIN_THRESHOLD`) is suppressed; the dashboard applies the same rule through
-  :func:`primary_suppressed`.
-* **Small population** — a rate whose population is under :data:`MIN_RATE_POPULATION` is
-  withheld (:func:`rate_withheld`).
-* **Secondary** — no suppressed value may be recovered from the other published numbers.
-  Every published count is a cell of one :class:`CellSystem`; every additive relation an analyst
-  could use (row and column totals, county → prefecture → province roll-ups, cells that equal
-  or sum to cells of another table) is an :class:`Equation` ``total = Σ parts``.
-  :func:`protect` first applies hierarchical complementary suppression — in every equation with
-  exactly one suppressed cell (or whose suppressed cells have less than one unit of room), also
-  suppress its smallest published part (the total only when no part is left) — to a fixed
-  point, then *audits* the pattern with linear programming: for
-  every suppressed cell it proves, by exhibiting feasible solutions of all published equations
-  with every count at least 1 (rows exist only for positive counts), that the cell's feasible
-  interval is at least one unit wide (HiGHS: one model per connected group of suppressed cells
-  and round, re-solved warm with a new objective each time; cells proven in one round stay
-  proven). A cell the audit finds pinned gets one more complementary suppression and the loop
-  repeats until the audit passes.
+* **Primary** — a count built from fewer than ``threshold`` distinct applicants (never below
+  :data:`MIN_THRESHOLD`), or under :data:`MIN_COUNT` itself, is suppressed; the dashboard applies
+  the applicant rule through :func:`primary_suppressed`.
+* **Small population** — a rate whose population (denominator) is under
+  :data:`MIN_RATE_POPULATION` is withheld (:func:`rate_withheld`).
+* **Secondary** — no suppressed count may be narrowed by the other published numbers to an
+  interval narrower than the *protection range* (:func:`protection_range`, ``threshold - 1``
+  units: a sliding protection level in the sense of tau-Argus and sdcTable). Every published
+  count is a cell of one :class:`CellSystem`; every additive relation an analyst could use (row
+  and column totals, county → prefecture → province roll-ups, cells that equal or sum to cells
+  of another table) is an :class:`Equation` ``total = Σ parts``. An analyst knows every
+  suppressed count is at least 1 (rows exist only for positive counts) and nothing more: a
+  release marks primary and secondary suppressions alike (:data:`SUPPRESSED`), so a status never
+  tells that a count is small or large. With the range ``threshold - 1``, every suppressed
+  count's largest feasible value reaches the threshold: no suppressed count can be shown to be
+  below it.
+
+:func:`protect` first applies hierarchical complementary suppression — in every equation with
+exactly one suppressed cell, or whose suppressed cells (all on one side) have less room than
+the protection range, also suppress a published part that gives it the room (the smallest big
+enough, else the largest; a total only when no part is left) — to a fixed point, then *audits*
+the pattern with linear programming: for every suppressed cell it proves, by exhibiting
+feasible solutions of all published equations with every count at least 1, that the cell's
+feasible interval is at least the protection range wide (HiGHS: one model per connected group
+of suppressed cells and round, re-solved warm with a new objective each time; cells proven in
+one round stay proven). A cell the audit finds pinned gets one more complementary suppression
+(the nearest published cell that can give it room) and the loop repeats until the audit passes.
 """
 
 from __future__ import annotations
@@ -37,24 +45,51 @@ from scipy.sparse.csgraph import connected_components
 MIN_THRESHOLD = 5
 """No release may use a primary threshold below this many distinct applicants."""
 DEFAULT_THRESHOLD = 10
+MIN_COUNT = 10
+"""No published count is below this (whatever the applicant threshold): smaller ones are
+primary suppressions."""
 MIN_RATE_POPULATION = 100
 """A rate is withheld when its population (denominator) is below this."""
 MIN_INTERVAL = 1.0
-"""A suppressed count must stay uncertain by at least this much (one unit)."""
+"""The narrowest protection range :func:`protect` accepts (one unit: not derivable exactly)."""
 RANDOM_PHASE_MIN_OPEN = 8
 """The audit tries objectives over many unproven cells at once only above this many."""
 
 PUBLISHED = ""
 PRIMARY = "primary"
 SECONDARY = "secondary"
+SUPPRESSED = "suppressed"
 SMALL_POPULATION = "small_population"
-STATUSES = (PUBLISHED, PRIMARY, SECONDARY, SMALL_POPULATION)
+RELEASE_STATUSES = (PUBLISHED, SUPPRESSED, SMALL_POPULATION)
+"""The status codes a release writes: primary and secondary suppressions alike are
+``suppressed`` (a code telling which would tell a small cell from a large one)."""
+STATUSES = (PUBLISHED, PRIMARY, SECONDARY, SMALL_POPULATION, SUPPRESSED)
+"""Every status code a release may carry (``primary``/``secondary``: releases made before the
+two were merged into ``suppressed``)."""
 STATUS_DOC = {
     PUBLISHED: "published",
-    PRIMARY: "fewer distinct applicants (or persons) than the threshold",
-    SECONDARY: "withheld so that no suppressed cell can be derived from published numbers",
-    SMALL_POPULATION: "rate withheld: population under 100",
+    SUPPRESSED: "suppressed: fewer distinct applicants (persons) than the threshold or a count "
+    "under 10, or withheld so that no suppressed count can be narrowed from published numbers",
+    SMALL_POPULATION: "rate withheld: population (denominator) under 100",
+    PRIMARY: "fewer distinct applicants (or persons) than the threshold (older releases)",
+    SECONDARY: "withheld so that no suppressed cell can be derived (older releases)",
 }
+
+
+def protection_range(threshold: int) -> float:
+    """The protection range of a release with this threshold: ``threshold - 1`` units.
+
+    Every suppressed count's feasible interval must be at least this wide; with every count at
+    least 1, its upper end is then at least ``threshold``.
+    """
+    return float(max(check_threshold(threshold) - 1, MIN_INTERVAL))
+
+
+def published_status(status: npt.ArrayLike) -> npt.NDArray[np.object_]:
+    """The codes a release writes for internal statuses: primary and secondary → suppressed."""
+    out = np.asarray(status, dtype=object).copy()
+    out[(out == PRIMARY) | (out == SECONDARY)] = SUPPRESSED
+    return out
 
 
 class DisclosureError(ValueError):
@@ -163,47 +198,77 @@ class CellSystem:
 
 @dataclass
 class Protection:
-    """The outcome of :func:`protect`: one status per cell and audit statistics."""
+    """The outcome of :func:`protect`: one status per cell and audit statistics.
+
+    ``narrowest``: the narrowest interval the final audit certified for a suppressed cell in
+    some equation (a lower bound on that cell's true feasible width: the audit proves ranges
+    by feasible points); ``None`` when no suppressed cell is in an equation.
+    """
 
     status: npt.NDArray[np.object_]
     audit_rounds: int
     audit_lps: int
+    protection_range: float = MIN_INTERVAL
+    narrowest: float | None = None
+    audited_cells: int = 0
 
     @property
     def suppressed(self) -> npt.NDArray[np.bool_]:
         return self.status != PUBLISHED
 
 
-def _complement(system: CellSystem, eq: Equation, suppressed: npt.NDArray[np.bool_]) -> int | None:
-    """The cell to suppress next in an equation: its smallest published part, else a total."""
+def _pick(system: CellSystem, free: Sequence[int], deficit: float) -> int:
+    """The cell of ``free`` to suppress for ``deficit`` more units of room: the smallest that
+    gives them (a count of v can yield v - 1, down to 1), else the largest."""
+    enough = [c for c in free if system.values[c] - 1.0 >= deficit - 1e-9]
+    if enough:
+        return min(enough, key=lambda c: (system.values[c], c))
+    return max(free, key=lambda c: (system.values[c], -c))
+
+
+def _complement(
+    system: CellSystem,
+    eq: Equation,
+    suppressed: npt.NDArray[np.bool_],
+    deficit: float = MIN_INTERVAL,
+) -> int | None:
+    """The cell to suppress next in an equation: a published part that gives the ``deficit``
+    (:func:`_pick`), else a total."""
     for group in (eq.parts, eq.totals):
         free = [c for c in group if not suppressed[c]]
         if free:
-            return min(free, key=lambda c: (system.values[c], c))
+            return _pick(system, free, deficit)
     return None
+
+
+def _room_deficit(
+    system: CellSystem, eq: Equation, suppressed: npt.NDArray[np.bool_], min_width: float
+) -> float | None:
+    """How much more room this equation alone must give its suppressed cells; None: enough.
+
+    Suppressed cells all on one side: each is at least 1 (rows exist only for positive
+    counts), so each lies in [1, S - (k - 1)] with S their sum and k their number; the width
+    S - k must reach ``min_width``. One suppressed cell alone is the difference of published
+    numbers: it always needs a partner (which gives its own value - 1 of room). Suppressed
+    cells on both sides: left to the LP audit.
+    """
+    hidden_totals = [c for c in eq.totals if suppressed[c]]
+    hidden_parts = [c for c in eq.parts if suppressed[c]]
+    k = len(hidden_totals) + len(hidden_parts)
+    if k == 0 or (hidden_totals and hidden_parts):
+        return None
+    hidden = hidden_totals or hidden_parts
+    room = float(system.values[hidden].sum()) - k
+    if k == 1:
+        return max(float(min_width) - room, 0.0)
+    return float(min_width) - room if room < min_width - 1e-9 else None
 
 
 def _needs_complement(
     system: CellSystem, eq: Equation, suppressed: npt.NDArray[np.bool_], min_width: float
 ) -> bool:
-    """True when this equation alone pins a suppressed cell.
-
-    Exactly one suppressed cell: it is the difference of published numbers. Several, all on
-    one side: each is at least 1 (rows exist only for positive counts), so each lies in
-    [1, S - (k - 1)] with S their sum and k their number; the width S - k must reach
-    ``min_width``.
-    """
-    hidden_totals = [c for c in eq.totals if suppressed[c]]
-    hidden_parts = [c for c in eq.parts if suppressed[c]]
-    k = len(hidden_totals) + len(hidden_parts)
-    if k == 0:
-        return False
-    if k == 1:
-        return True
-    if hidden_totals and hidden_parts:
-        return False  # mixed sides: left to the LP audit
-    hidden = hidden_totals or hidden_parts
-    return float(system.values[hidden].sum()) - k < min_width - 1e-9
+    """True when this equation alone narrows a suppressed cell below ``min_width``."""
+    return _room_deficit(system, eq, suppressed, min_width) is not None
 
 
 def _equations_by_cell(system: CellSystem) -> list[list[int]]:
@@ -247,9 +312,10 @@ def _hierarchical(
         k = queue.pop()
         queued[k] = False
         eq = system.equations[k]
-        if not _needs_complement(system, eq, suppressed, min_width):
+        deficit = _room_deficit(system, eq, suppressed, min_width)
+        if deficit is None:
             continue
-        cell = _complement(system, eq, suppressed)
+        cell = _complement(system, eq, suppressed, deficit)
         if cell is None:  # pragma: no cover - an equation has at least two cells
             continue
         suppressed[cell] = True
@@ -368,6 +434,46 @@ def _incidence(system: CellSystem) -> sparse.csc_matrix:
     return full
 
 
+def _propagate(
+    a: sparse.csr_matrix,
+    b: npt.NDArray[np.float64],
+    lower: npt.NDArray[np.float64],
+    upper: npt.NDArray[np.float64],
+    passes: int = 50,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Outer bounds on every unknown of ``a x = b, lower <= x <= upper`` (bound propagation).
+
+    Each row bounds each of its unknowns by what the others can be at most and at least;
+    repeated until nothing tightens. The result contains the feasible interval of every
+    unknown, so an unknown narrower than the range here is pinned without solving a program.
+    """
+    lo = lower.astype(np.float64).copy()
+    hi = upper.astype(np.float64).copy()
+    coo = a.tocoo()
+    rows, cols, vals = coo.row, coo.col, coo.data
+    pos = vals > 0
+    for _ in range(passes):
+        term_min = np.where(pos, vals * lo[cols], vals * hi[cols])
+        term_max = np.where(pos, vals * hi[cols], vals * lo[cols])
+        row_min = np.bincount(rows, weights=term_min, minlength=a.shape[0])
+        row_max = np.bincount(rows, weights=term_max, minlength=a.shape[0])
+        # a_ri x_i lies in [b - (row_max - term_max), b - (row_min - term_min)]
+        t_lo = b[rows] - (row_max[rows] - term_max)
+        t_hi = b[rows] - (row_min[rows] - term_min)
+        cand_lo = np.where(pos, t_lo / vals, t_hi / vals)
+        cand_hi = np.where(pos, t_hi / vals, t_lo / vals)
+        new_lo = lo.copy()
+        new_hi = hi.copy()
+        np.maximum.at(new_lo, cols, cand_lo)
+        np.minimum.at(new_hi, cols, cand_hi)
+        if np.allclose(new_lo, lo, rtol=0, atol=1e-9) and np.allclose(
+            new_hi, hi, rtol=0, atol=1e-9
+        ):
+            break
+        lo, hi = new_lo, new_hi
+    return lo, hi
+
+
 def feasible_intervals(
     system: CellSystem,
     suppressed: npt.NDArray[np.bool_],
@@ -444,11 +550,10 @@ def feasible_intervals(
         # feasible for the real system too, so the certificates stay valid (and conservative)
         # (lower bound 1: a published row exists only for a positive count, so an analyst
         # knows every suppressed count is at least 1)
+        floor = np.minimum(1.0, truth[jcols])
+        program_upper = np.full(jcols.size, 10 * truth[jcols].max() + 10 * max(min_width, 1.0))
         program = _ComponentProgram(
-            a_all[in_rows][:, jcols].tocsc(),
-            b_all[in_rows],
-            np.minimum(1.0, truth[jcols]),
-            np.full(jcols.size, 10 * truth[jcols].max() + 10),
+            a_all[in_rows][:, jcols].tocsc(), b_all[in_rows], floor, program_upper
         )
 
         # objectives on the cells not yet proven, with random signs, while each program proves
@@ -470,11 +575,24 @@ def feasible_intervals(
                     hi = np.maximum(hi, x)
             if n_open - int((hi - lo < width).sum()) < 4:
                 break
+        # cells that bound propagation already shows narrower than the range are pinned
+        # whatever the programs say: no program for them
+        open_now = hi - lo < width
+        if open_now.any():
+            p_lo, p_hi = _propagate(
+                a_all[in_rows][:, jcols].tocsr(), b_all[in_rows], floor, program_upper
+            )
+            proven_pinned = open_now & (p_hi - p_lo < width)
+            lo = np.where(proven_pinned, np.minimum(lo, p_lo), lo)
+            hi = np.where(proven_pinned, np.maximum(hi, np.minimum(p_hi, lo + width - 1e-6)), hi)
+        else:
+            proven_pinned = open_now
         # exact max, then min, of each cell still open; every solution is a feasible point
-        # that may prove other cells too
-        for i in np.flatnonzero(hi - lo < width):
+        # that may prove other cells too (no min when the max alone is within the range of
+        # the lower bound: the cell is pinned whatever its min)
+        for i in np.flatnonzero((hi - lo < width) & ~proven_pinned):
             for direction in (-1.0, 1.0):
-                if hi[i] - lo[i] >= width:
+                if hi[i] - lo[i] >= width or (direction > 0 and hi[i] - floor[i] < width):
                     break
                 e = np.zeros(jcols.size)
                 e[i] = direction
@@ -494,8 +612,10 @@ def _nearest_published(
     by_cell: dict[int, list[Equation]],
     suppressed: npt.NDArray[np.bool_],
     start: int,
+    min_width: float = MIN_INTERVAL,
 ) -> int | None:
-    """Breadth-first over shared equations: the smallest published cell at the least depth."""
+    """Breadth-first over shared equations: a published cell at the least depth, the smallest
+    that has ``min_width`` of room to give (:func:`_pick`), else the largest."""
     seen = {start}
     frontier = [start]
     while frontier:
@@ -509,15 +629,20 @@ def _nearest_published(
                     seen.add(c)
                     (nxt if suppressed[c] else found).append(c)
         if found:
-            return min(found, key=lambda c: (system.values[c], c))
+            return _pick(system, found, min_width)
         frontier = nxt
     return None
 
 
 def protect(
-    system: CellSystem, max_rounds: int = 200, min_width: float = MIN_INTERVAL
+    system: CellSystem, max_rounds: int = 500, min_width: float = MIN_INTERVAL
 ) -> Protection:
-    """Primary + secondary suppression of every cell of ``system`` (see the module docstring)."""
+    """Primary + secondary suppression of every cell of ``system`` (see the module docstring).
+
+    ``min_width``: the protection range (:func:`protection_range`), at least one unit.
+    """
+    if min_width < MIN_INTERVAL:
+        raise DisclosureError(f"protection range {min_width:g} is below {MIN_INTERVAL:g}")
     broken = system.violated()
     if broken:
         raise DisclosureError(f"equation does not hold: {broken[0].label}")
@@ -545,18 +670,42 @@ def protect(
         certified = {c: r for c, r in intervals.items() if r[1] - r[0] >= min_width - 1e-9}
         pinned = sorted(c for c, (lo, hi) in intervals.items() if hi - lo < min_width - 1e-9)
         if not pinned:
-            return Protection(status=status, audit_rounds=audit_round, audit_lps=lps)
-        # one more complement for each pinned cell: the smallest published cell among the
-        # nearest ones (sharing an equation, else an equation with a cell sharing one, ...)
+            widths = [hi - lo for lo, hi in intervals.values()]
+            return Protection(
+                status=status,
+                audit_rounds=audit_round,
+                audit_lps=lps,
+                protection_range=float(min_width),
+                narrowest=float(min(widths)) if widths else None,
+                audited_cells=len(widths),
+            )
+        # one more complement for each pinned cell: a published cell among the nearest ones
+        # (sharing an equation, else an equation with a cell sharing one, ...) that can give
+        # it room; a cell near one suppressed this round waits for the next audit, which may
+        # find it free already
+        touched: set[int] = set()
+        stuck: list[int] = []
         for cell in pinned:
-            extra = _nearest_published(system, by_cell, suppressed, cell)
-            if extra is None:
-                lo, hi = intervals[cell]
-                raise DisclosureError(
-                    f"cannot protect cell {system.labels[cell]} (value "
-                    f"{system.values[cell]:g}, feasible interval [{lo:g}, {hi:g}])"
-                )
+            if cell in touched:
+                continue
+            extra = _nearest_published(system, by_cell, suppressed, cell, min_width)
+            if extra is None:  # nothing left to suppress near it: unless this round's other
+                stuck.append(cell)  # complements free it, the next audit says so
+                continue
             suppressed[extra] = True
             status[extra] = SECONDARY
             changed.append(extra)
+            for eq in by_cell.get(extra, []):
+                for c in eq.cells:
+                    touched.add(c)
+                    for eq2 in by_cell.get(c, []):
+                        touched.update(eq2.cells)
+        if not changed:  # every pinned cell is stuck: no suppression can help any more
+            cell = stuck[0]
+            lo, hi = intervals[cell]
+            raise DisclosureError(
+                f"cannot protect cell {system.labels[cell]} (value {system.values[cell]:g}, "
+                f"feasible interval [{lo:g}, {hi:g}], protection range {min_width:g}): every "
+                "cell it shares an equation with, directly or not, is suppressed"
+            )
     raise DisclosureError(f"secondary suppression did not converge in {max_rounds} rounds")

@@ -178,7 +178,7 @@ class ModelDocs:
         if spec.minimum is not None:
             constraints["minimum"] = spec.minimum
         if spec.status_of is not None:
-            constraints["enum"] = list(disclosure.STATUSES)
+            constraints["enum"] = list(disclosure.RELEASE_STATUSES)
         if constraints:
             out["constraints"] = constraints
         return out

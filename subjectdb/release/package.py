@@ -22,6 +22,7 @@ from subjectdb.files import sha256_file
 from subjectdb.reference import CPCA_PACKAGE, CPCA_VERSION
 from subjectdb.release.manifest import ModelDocs
 from subjectdb.release.specs import TABLE_BY_NAME, TABLES, TableSpec
+from subjectdb.standards import lf_csv
 
 LICENSE = {
     "name": "CC-BY-4.0",
@@ -44,8 +45,10 @@ def write_table(folder: Path, name: str, df: pd.DataFrame) -> dict[str, Path]:
         "excel": folder / "data" / "excel" / f"{name}.csv",
     }
     df.to_parquet(files["parquet"], index=False, compression="zstd")
-    df.to_csv(files["csv"], index=False, encoding="utf-8", lineterminator="\n")
-    df.to_csv(files["excel"], index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    # written with CRLF, so that a field holding a CR or LF is quoted (:func:`lf_csv`)
+    crlf = df.to_csv(index=False, lineterminator="\r\n")
+    files["csv"].write_bytes(lf_csv(crlf).encode("utf-8"))
+    files["excel"].write_bytes(crlf.encode("utf-8-sig"))
     return files
 
 
@@ -304,29 +307,40 @@ def markdown_html(title: str, markdown: str) -> str:
 DISCLOSURE_MD = """\
 ### 披露控制 / Disclosure control
 
-- **一级抑制 (primary)**：由少于 {threshold} 名不同申请人（人口表：少于 {threshold} 人）
-  构成的单元格不发布。
-  A cell built from fewer than {threshold} distinct applicants (population: persons) is
-  suppressed. The threshold of this release is {threshold} (never below 5).
-- **小人口 (small_population)**：分母少于 100 名常住人口（企业表：100 户存续企业）的比率不发布。
-  A rate whose population (enterprises) is under 100 is withheld.
-- **二级抑制 (secondary)**：所有表的所有可加关系（行列合计、区县→地市→省汇总、跨表共享的合计：
-  数字鸿沟表与需求表、事项绩效与需求/企业表）组成一个线性方程组。先在每个恰有一个被抑制单元格
-  （或其被抑制单元格的取值范围不足 1）的关系中再抑制最小的已发布单元格，迭代至不动点；再用线性规划
-  逐一审计每个被抑制单元格，证明其在所有已发布方程且每个计数至少为 1 的条件下可行区间宽度至少为 1；
-  否则继续补充抑制。比率、标化比等派生指标仅在其全部输入均已发布时发布。
-  Every additive relation between published numbers of this release (row and column totals,
-  county → prefecture → province roll-ups, margins shared between tables) forms one linear
-  system. Complementary suppression is applied in every relation with exactly one suppressed
-  cell, or whose suppressed cells have less than one unit of room (its smallest published cell
-  is suppressed too), to a fixed point; then a linear programming audit proves, for every
-  suppressed cell, that its feasible interval under all published equations, with every count
-  at least 1 (rows exist only for positive counts), is at least one unit wide, adding
-  suppressions until it is. Derived statistics (rates, ratios) are published only when all
-  their inputs are.
+- **最小计数 / minimum count**：发布的计数不小于 10，且由不少于 {threshold} 名不同申请人
+  （人口表：人；企业数：户）构成；否则抑制（一级抑制）。
+  No published count is under 10 or built from fewer than {threshold} distinct applicants
+  (population: persons; active enterprises: enterprises): such cells are suppressed.
+- **比率 / rates**：分母少于 100（常住人口、企业、办件或评价）的比率、分位数不发布
+  (`small_population`)；比率、标化比、期望数等派生指标只在其全部输入均已发布时发布。
+  A rate, share or quantile on fewer than 100 residents (enterprises, cases, ratings) is
+  withheld; every derived statistic (rates, expected cases, standardised ratios and their
+  intervals) is published only when every cell it is computed from is published.
+- **保护区间 / protection range**：所有表的所有可加关系（行列合计、区县→地市→省汇总、跨表共享的
+  合计）组成一个线性方程组。线性规划审计证明：在全部已发布方程、且每个计数至少为 1 的条件下，
+  每个被抑制计数的可行区间宽度至少为 {protection_range:g}（即上界不小于阈值：无法证明其小于阈值）；
+  否则继续补充抑制。一级与二级抑制统一标记为 `suppressed`，不加区分。
+  Every additive relation between published numbers (row and column totals, county →
+  prefecture → province roll-ups, margins shared between tables) forms one linear system; a
+  linear-programming audit proves that every suppressed count's feasible interval under all
+  of them, with every count at least 1, is at least {protection_range:g} wide (so its upper end
+  reaches the threshold: no suppressed count can be shown to be below it), adding
+  complementary suppressions until it is. Primary and secondary suppressions are both marked
+  `suppressed`.
 
-Cells: {cells}; primary: {primary}; secondary: {secondary}; equations audited: {equations}.
+Cells: {cells}; primary: {primary}; secondary: {secondary}; equations audited: {equations};
+narrowest certified interval: {narrowest};
 """
+
+
+def _disclosure_md(stats: dict[str, Any]) -> str:
+    narrowest = stats.get("narrowest_interval")
+    return (
+        DISCLOSURE_MD.format(
+            **stats, narrowest="none" if narrowest is None else f"{narrowest:.2f}"
+        ).rstrip(";\n")
+        + ".\n"
+    )
 
 
 def readme_md(package: dict[str, Any], stats: dict[str, Any], rows: dict[str, int]) -> str:
@@ -366,9 +380,10 @@ machine-readable metadata: `datapackage.json` (Frictionless Data Package v2); DC
 `catalog.jsonld`; changes since the previous release: `CHANGELOG.md`.
 
 Text cells that a spreadsheet would read as a formula (starting with =, +, -, @, tab or CR)
-are prefixed with an apostrophe `'`.
+are prefixed with an apostrophe `'`, and so is every line inside a cell that starts with one;
+a cell holding a line break is quoted.
 
-{DISCLOSURE_MD.format(**stats)}
+{_disclosure_md(stats)}
 ## 校验 / Validate
 
 ```

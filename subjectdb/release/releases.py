@@ -231,11 +231,16 @@ def _assemble(
         "region_code_list": region_code_list(),
         "disclosure_control": {
             "threshold": stats["threshold"],
+            "min_count": disclosure.MIN_COUNT,
             "min_rate_population": disclosure.MIN_RATE_POPULATION,
-            "min_interval": disclosure.MIN_INTERVAL,
-            "method": "primary threshold + hierarchical complementary suppression across all "
-            "tables, audited by linear programming (see README.md)",
+            "protection_range": stats["protection_range"],
+            "method": "primary threshold and minimum count + hierarchical complementary "
+            "suppression across all tables, audited by linear programming: every suppressed "
+            "count's feasible interval under all published equations is at least "
+            "protection_range wide (see README.md)",
             **{k: stats[k] for k in ("cells", "primary", "secondary", "equations")},
+            "narrowest_interval": stats["narrowest_interval"],
+            "audited_cells": stats["audited_cells"],
         },
         "dbt": {
             "manifest_generated_at": docs.generated_at,

@@ -64,10 +64,11 @@ def _status_field(name: str, what: str) -> FieldSpec:
         "string",
         status_of=what,
         description=(
-            f"Why `{what}` is empty: '' = published, 'primary' = fewer distinct applicants "
-            "(persons) than the release threshold, 'secondary' = withheld so that no suppressed "
-            "cell can be derived from other published numbers, 'small_population' = rate on "
-            "fewer than 100 residents (enterprises) or none."
+            f"Why `{what}` is empty: '' = published, 'suppressed' = fewer distinct applicants "
+            "(persons, enterprises) than the release threshold or a count under 10, or "
+            "withheld so that no suppressed count can be narrowed from other published "
+            "numbers (the two are not told apart), 'small_population' = a rate on fewer than "
+            "100 residents (enterprises, cases, ratings) or none."
         ),
     )
 
@@ -299,7 +300,14 @@ TABLES: tuple[TableSpec, ...] = (
                 ("subj_service_performance", "bad_review_rate"),
                 minimum=0,
             ),
-            _status_field("status", "every statistic of the row"),
+            _status_field("status", "cases (and, when set, every statistic of the row)"),
+            _status_field("completed_cases_status", "completed_cases"),
+            _status_field(
+                "processing_status", "median_working_days, p90_working_days, on_time_rate"
+            ),
+            _status_field("visit_status", "zero_visit_rate, max_one_visit_rate"),
+            _status_field("rated_cases_status", "rated_cases"),
+            _status_field("rating_status", "satisfaction_rate, bad_review_rate"),
         ),
     ),
     TableSpec(
@@ -344,6 +352,7 @@ TABLES: tuple[TableSpec, ...] = (
                 ("subj_enterprise_population", "active_enterprises"),
                 minimum=0,
             ),
+            _status_field("active_enterprises_status", "active_enterprises"),
             FieldSpec(
                 "rate_per_1000",
                 "number",
@@ -446,21 +455,22 @@ WITHHELD = {
         "age_standardised_rate": "asr_status",
     },
     PERFORMANCE: {
-        c: "status"
-        for c in (
-            "cases",
-            "completed_cases",
-            "median_working_days",
-            "p90_working_days",
-            "on_time_rate",
-            "zero_visit_rate",
-            "max_one_visit_rate",
-            "rated_cases",
-            "satisfaction_rate",
-            "bad_review_rate",
-        )
+        "cases": "status",
+        "completed_cases": "completed_cases_status",
+        "median_working_days": "processing_status",
+        "p90_working_days": "processing_status",
+        "on_time_rate": "processing_status",
+        "zero_visit_rate": "visit_status",
+        "max_one_visit_rate": "visit_status",
+        "rated_cases": "rated_cases_status",
+        "satisfaction_rate": "rating_status",
+        "bad_review_rate": "rating_status",
     },
-    ENTERPRISE: {"cases": "cases_status", "rate_per_1000": "rate_status"},
+    ENTERPRISE: {
+        "cases": "cases_status",
+        "active_enterprises": "active_enterprises_status",
+        "rate_per_1000": "rate_status",
+    },
     DIVIDE: {
         "cases": "cases_status",
         "online_cases": "online_cases_status",

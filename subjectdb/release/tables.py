@@ -69,9 +69,10 @@ class _Builder:
                     "has NULL in that key column; fix the build and publish again"
                 )
         vals = df[value].to_numpy(dtype="float64")
+        # primary: too few distinct applicants (persons, enterprises), or a count under 10
         prim = np.asarray(
             disclosure.primary_suppressed(df[applicants].to_numpy(dtype="float64"), self.threshold)
-        )
+        ) | (vals < disclosure.MIN_COUNT)
         start = len(self.values)
         self.values.extend(vals.tolist())
         self.primary.extend(prim.tolist())
@@ -130,13 +131,35 @@ class _Builder:
         )
         for totals, parts, label in self.equations:
             system.add_equation(totals, parts, label)
-        return disclosure.protect(system)
+        return disclosure.protect(system, min_width=disclosure.protection_range(self.threshold))
 
 
 def _status_of(protection: disclosure.Protection, cells: pd.Series) -> pd.Series:
-    """Status of each row's cell ('' for rows without a cell: a published zero)."""
-    status = protection.status
+    """Published status of each row's cell ('' for rows without a cell: a published zero);
+    primary and secondary suppressions alike are ``suppressed``."""
+    status = disclosure.published_status(protection.status)
     return cells.map(lambda c: "" if c < 0 else status[int(c)]).astype(object)
+
+
+def _first(conditions: Sequence[tuple[Any, Any]], default: str = "") -> np.ndarray:
+    """Per row, the status of the first condition that holds (``np.select``, text-typed)."""
+    return np.select(
+        [np.asarray(c, dtype=bool) for c, _ in conditions],
+        [
+            np.broadcast_to(np.asarray(v, dtype=object), len(conditions[0][0]))
+            for _, v in conditions
+        ],
+        default=default,
+    ).astype(object)
+
+
+def _withheld_by(inputs: Sequence[pd.Series]) -> np.ndarray:
+    """The first non-empty status among a rate's inputs (counts or populations), per row."""
+    out = np.full(len(inputs[0]), "", dtype=object)
+    for status in reversed(inputs):
+        values = status.fillna("").to_numpy(dtype=object)
+        out = np.where(values != "", values, out)
+    return out
 
 
 def _assign_cells(
@@ -186,6 +209,13 @@ def build_tables(
     ecell = enterprise[enterprise["_c"] >= 0]
     b.margins(ecell, "_c", "industry_section", e_keys, ENTERPRISE)
     b.hierarchy(ecell, "_c", e_keys, ENTERPRISE)
+    # active enterprises: a count too (units: enterprises), with its own margins
+    enterprise["active_enterprises"] = enterprise["active_enterprises"].fillna(0).astype("int64")
+    enterprise["_units"] = enterprise["active_enterprises"]
+    _assign_cells(b, ENTERPRISE, enterprise, "active_enterprises", "_units", e_keys, "_a")
+    acell = enterprise[enterprise["_a"] >= 0]
+    b.margins(acell, "_a", "industry_section", e_keys, ENTERPRISE)
+    b.hierarchy(acell, "_a", e_keys, ENTERPRISE)
 
     population["_persons"] = population["population"]
     n_keys = ["year", "region_level", "region_code", "age_group_code", "sex"]
@@ -271,109 +301,21 @@ def build_tables(
             )
 
     protection = b.protect()
+    if protection.narrowest is not None and (
+        protection.narrowest < protection.protection_range - 1e-6
+    ):  # pragma: no cover - protect() returns only when every range is proven
+        raise disclosure.DisclosureError(
+            f"a suppressed count's interval is {protection.narrowest:g} wide, under the "
+            f"protection range {protection.protection_range:g}"
+        )
     status = protection.status
-
-    # ---- demand
-    demand["cases_status"] = _status_of(protection, demand["_c"])
-    pop_all_sex = population[population["sex"] == ALL][
-        ["year", "region_level", "region_code", "age_group_code", "population", "_c"]
-    ].rename(columns={"population": "_pop", "_c": "_pc"})
-    demand = demand.merge(
-        pop_all_sex, on=["year", "region_level", "region_code", "age_group_code"], how="left"
-    )
-    demand["_pop_status"] = _status_of(protection, demand["_pc"].fillna(-1))
-    demand["rate_per_1000"] = (
-        metrics.get("rate_per_1000").ratio(demand["cases"], demand["_pop"]).round(3)
-    )
-    demand["rate_status"] = np.select(
-        [
-            demand["cases_status"] != "",
-            demand["_pop"].isna() | (demand["_pop"] < disclosure.MIN_RATE_POPULATION),
-            demand["_pop_status"] != "",
-        ],
-        [demand["cases_status"], disclosure.SMALL_POPULATION, disclosure.SECONDARY],
-        default="",
-    )
-    demand = demand.merge(labels["region"], on="region_code", how="left")
-    demand = demand.merge(labels["theme"], on="theme_code", how="left")
-
-    # ---- enterprise
-    enterprise["cases_status"] = _status_of(protection, enterprise["_c"])
-    enterprise["active_enterprises"] = enterprise["active_enterprises"].fillna(0).astype("int64")
-    enterprise["rate_per_1000"] = (
-        metrics.get("ent_rate_per_1000")
-        .ratio(enterprise["cases"], enterprise["active_enterprises"])
-        .round(3)
-    )
-    enterprise["rate_status"] = np.select(
-        [
-            enterprise["cases_status"] != "",
-            enterprise["active_enterprises"] < disclosure.MIN_RATE_POPULATION,
-        ],
-        [enterprise["cases_status"], disclosure.SMALL_POPULATION],
-        default="",
-    )
-    enterprise = enterprise.merge(labels["region"], on="region_code", how="left")
-    enterprise = enterprise.merge(labels["industry"], on="industry_section", how="left")
-
-    # ---- population
+    demand = _demand_statuses(demand, population, protection, labels)
+    enterprise = _enterprise_statuses(enterprise, protection, labels)
     population["population_status"] = _status_of(protection, population["_c"])
     population = population.merge(labels["region"], on="region_code", how="left")
-
-    # ---- digital divide
-    for col, value in (("_c", "cases"), ("_on", "online_cases"), ("_off", "offline_cases")):
-        divide[f"{value}_status"] = _status_of(protection, divide[col])
-    divide["online_share"] = (
-        metrics.get("online_share").ratio(divide["online_cases"], divide["cases"]).round(4)
-    )
-    divide["online_share_status"] = np.where(
-        divide["online_cases_status"] != "", divide["online_cases_status"], divide["cases_status"]
-    )
-
-    # ---- performance
-    performance["status"] = _status_of(protection, performance["_c"])
-
-    # ---- standardised: derived from published cells only when all its inputs are published
-    d_county = demand[demand["region_level"] == "county"]
-    total_status = d_county[d_county["age_group_code"] == ALL].set_index(
-        ["year", "region_code", "theme_code"]
-    )["cases_status"]
-    age_cells = d_county[d_county["age_group_code"] != ALL]
-    any_age_hidden = (
-        (age_cells["cases_status"] != "")
-        .groupby([age_cells["year"], age_cells["region_code"], age_cells["theme_code"]])
-        .any()
-    )
-    n_county = population[(population["region_level"] == "county") & (population["sex"] == ALL)]
-    pop_hidden = (
-        (n_county["population_status"] != "")
-        .groupby([n_county["year"], n_county["region_code"]])
-        .any()
-    )
-    keys3 = list(
-        zip(
-            standardised["year"],
-            standardised["region_code"],
-            standardised["theme_code"],
-            strict=True,
-        )
-    )
-    keys2 = list(zip(standardised["year"], standardised["region_code"], strict=True))
-    t_status = pd.Series([total_status.get(k, "") for k in keys3], dtype=object)
-    age_hidden = pd.Series([bool(any_age_hidden.get(k, False)) for k in keys3])
-    p_hidden = pd.Series([bool(pop_hidden.get(k, False)) for k in keys2])
-    small = standardised["population"].fillna(0) < disclosure.MIN_RATE_POPULATION
-    standardised["status"] = np.select(
-        [t_status != "", p_hidden, small],
-        [t_status, disclosure.SECONDARY, disclosure.SMALL_POPULATION],
-        default="",
-    )
-    standardised["asr_status"] = np.select(
-        [t_status != "", p_hidden | age_hidden, small],
-        [t_status, disclosure.SECONDARY, disclosure.SMALL_POPULATION],
-        default="",
-    )
-    standardised = standardised.merge(labels["region"], on="region_code", how="left")
+    divide = _divide_statuses(divide, protection)
+    performance = _performance_statuses(performance, protection)
+    standardised = _standardised_statuses(standardised, demand, population, labels)
 
     tables = {
         DEMAND: demand,
@@ -391,8 +333,267 @@ def build_tables(
         "equations": len(b.equations),
         "audit_rounds": protection.audit_rounds,
         "audit_lps": protection.audit_lps,
+        "protection_range": protection.protection_range,
+        "narrowest_interval": (
+            None if protection.narrowest is None else round(protection.narrowest, 6)
+        ),
+        "audited_cells": protection.audited_cells,
     }
-    return {name: _finish(TABLE_BY_NAME[name], df) for name, df in tables.items()}, stats
+    finished = {name: _finish(TABLE_BY_NAME[name], df) for name, df in tables.items()}
+    check_published(finished)
+    return finished, stats
+
+
+def _demand_statuses(
+    demand: pd.DataFrame,
+    population: pd.DataFrame,
+    protection: disclosure.Protection,
+    labels: dict[str, pd.DataFrame],
+) -> pd.DataFrame:
+    """Cases and rates of the demand table: a rate needs its count and its population
+    published (else the two would give the other back), and 100 residents."""
+    demand["cases_status"] = _status_of(protection, demand["_c"])
+    pop_all_sex = population[population["sex"] == ALL][
+        ["year", "region_level", "region_code", "age_group_code", "population", "_c"]
+    ].rename(columns={"population": "_pop", "_c": "_pc"})
+    demand = demand.merge(
+        pop_all_sex, on=["year", "region_level", "region_code", "age_group_code"], how="left"
+    )
+    demand["_pop_status"] = _status_of(protection, demand["_pc"].fillna(-1))
+    demand["rate_per_1000"] = (
+        metrics.get("rate_per_1000").ratio(demand["cases"], demand["_pop"]).round(3)
+    )
+    # a suppressed input first: "small population" of a suppressed population would tell
+    # that it is under 100
+    inputs = _withheld_by([demand["cases_status"], demand["_pop_status"]])
+    demand["rate_status"] = _first(
+        [
+            (inputs != "", inputs),
+            (demand["_pop"].isna() | (demand["_pop"] < disclosure.MIN_RATE_POPULATION),
+             disclosure.SMALL_POPULATION),
+        ]
+    )  # fmt: skip
+    demand = demand.merge(labels["region"], on="region_code", how="left")
+    return demand.merge(labels["theme"], on="theme_code", how="left")
+
+
+def _enterprise_statuses(
+    enterprise: pd.DataFrame, protection: disclosure.Protection, labels: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
+    enterprise["cases_status"] = _status_of(protection, enterprise["_c"])
+    enterprise["active_enterprises_status"] = _status_of(protection, enterprise["_a"])
+    enterprise["rate_per_1000"] = (
+        metrics.get("ent_rate_per_1000")
+        .ratio(enterprise["cases"], enterprise["active_enterprises"])
+        .round(3)
+    )
+    inputs = _withheld_by([enterprise["cases_status"], enterprise["active_enterprises_status"]])
+    enterprise["rate_status"] = _first(
+        [
+            (inputs != "", inputs),
+            (enterprise["active_enterprises"] < disclosure.MIN_RATE_POPULATION,
+             disclosure.SMALL_POPULATION),
+        ]
+    )  # fmt: skip
+    enterprise = enterprise.merge(labels["region"], on="region_code", how="left")
+    return enterprise.merge(labels["industry"], on="industry_section", how="left")
+
+
+def _divide_statuses(divide: pd.DataFrame, protection: disclosure.Protection) -> pd.DataFrame:
+    for col, value in (("_c", "cases"), ("_on", "online_cases"), ("_off", "offline_cases")):
+        divide[f"{value}_status"] = _status_of(protection, divide[col])
+    divide["online_share"] = (
+        metrics.get("online_share").ratio(divide["online_cases"], divide["cases"]).round(4)
+    )
+    inputs = _withheld_by([divide["online_cases_status"], divide["cases_status"]])
+    divide["online_share_status"] = _first(
+        [
+            (inputs != "", inputs),
+            (divide["cases"] < disclosure.MIN_RATE_POPULATION, disclosure.SMALL_POPULATION),
+        ]
+    )
+    return divide
+
+
+def _performance_statuses(
+    performance: pd.DataFrame, protection: disclosure.Protection
+) -> pd.DataFrame:
+    """A service item's counts and the statistics on them: a count under 10 is withheld
+    (``suppressed``), a rate or quantile on fewer than 100 cases (ratings) is withheld
+    (``small_population``), and everything goes with the item's cases when those are
+    suppressed."""
+    small = disclosure.MIN_RATE_POPULATION
+    floor = disclosure.MIN_COUNT
+    performance["status"] = _status_of(protection, performance["_c"])
+    case_status = performance["status"].to_numpy(dtype=object)
+    hidden = case_status != ""
+    for count, count_status, stat_status in (
+        ("completed_cases", "completed_cases_status", "processing_status"),
+        ("rated_cases", "rated_cases_status", "rating_status"),
+    ):
+        n = performance[count].fillna(0).to_numpy(dtype="float64")
+        performance[count_status] = _first(
+            [(hidden, case_status), ((n > 0) & (n < floor), disclosure.SUPPRESSED)]
+        )
+        own = performance[count_status].to_numpy(dtype=object)
+        performance[stat_status] = _first(
+            [(own != "", own), (n < small, disclosure.SMALL_POPULATION)]
+        )
+    cases = performance["cases"].fillna(0).to_numpy(dtype="float64")
+    performance["visit_status"] = _first(
+        [(hidden, case_status), (cases < small, disclosure.SMALL_POPULATION)]
+    )
+    return performance
+
+
+def _standardised_statuses(
+    standardised: pd.DataFrame,
+    demand: pd.DataFrame,
+    population: pd.DataFrame,
+    labels: dict[str, pd.DataFrame],
+) -> pd.DataFrame:
+    """The standardised table is derived from published cells only.
+
+    ``crude_rate``, ``expected_cases``, ``standardised_ratio`` and its interval of a county ×
+    theme need its all-ages demand cell, the county's population cells and — because expected
+    cases are Σ_a rate(all, a) × residents(county, a) — every warehouse-wide age × theme cell
+    (the province rows) and province population by age behind those rates: from published
+    expected cases of several counties an analyst would solve for the rates, i.e. for those
+    cells. The age-standardised rate needs every age-specific demand cell of the county and
+    theme, the population cells, and at least 100 residents in every age group it weighs.
+    """
+    keys3 = ["year", "region_code", "theme_code"]
+    d_county = demand[demand["region_level"] == "county"]
+    total_status = d_county[d_county["age_group_code"] == ALL].set_index(keys3)["cases_status"]
+    age_cells = d_county[d_county["age_group_code"] != ALL]
+    any_age_hidden = (
+        (age_cells["cases_status"] != "")
+        .groupby([age_cells["year"], age_cells["region_code"], age_cells["theme_code"]])
+        .any()
+    )
+    by_sex = population[population["sex"] == ALL]
+    n_county = by_sex[by_sex["region_level"] == "county"]
+    pop_hidden = (
+        (n_county["population_status"] != "")
+        .groupby([n_county["year"], n_county["region_code"]])
+        .any()
+    )
+    strata = n_county[n_county["age_group_code"] != ALL]
+    n_prov = by_sex[(by_sex["region_level"] == "province") & (by_sex["age_group_code"] != ALL)]
+    weighted = n_prov[n_prov["population"] > 0][["year", "age_group_code"]].drop_duplicates()
+    # every age group the standard weighs: each county needs 100 residents in it (a missing
+    # row is 0 residents)
+    strata_all = weighted.merge(
+        n_county[["year", "region_code"]].drop_duplicates(), on="year"
+    ).merge(
+        strata[["year", "region_code", "age_group_code", "population"]],
+        on=["year", "region_code", "age_group_code"],
+        how="left",
+    )
+    small_stratum = (
+        (strata_all["population"].fillna(0) < disclosure.MIN_RATE_POPULATION)
+        .groupby([strata_all["year"], strata_all["region_code"]])
+        .any()
+    )
+    prov_pop_hidden = (n_prov["population_status"] != "").groupby(n_prov["year"]).any()
+    d_prov = demand[(demand["region_level"] == "province") & (demand["age_group_code"] != ALL)]
+    d_prov = d_prov.merge(weighted, on=["year", "age_group_code"], how="inner")
+    rate_hidden = (
+        (d_prov["cases_status"] != "").groupby([d_prov["year"], d_prov["theme_code"]]).any()
+    )
+
+    std = standardised
+    k3 = list(zip(std["year"], std["region_code"], std["theme_code"], strict=True))
+    k2 = list(zip(std["year"], std["region_code"], strict=True))
+    kt = list(zip(std["year"], std["theme_code"], strict=True))
+    t_status = np.array([total_status.get(k, "") for k in k3], dtype=object)
+    age_hidden = np.array([bool(any_age_hidden.get(k, False)) for k in k3])
+    p_hidden = np.array([bool(pop_hidden.get(k, False)) for k in k2])
+    strata_small = np.array([bool(small_stratum.get(k, True)) for k in k2])
+    pp_hidden = np.array([bool(prov_pop_hidden.get(y, False)) for y in std["year"]])
+    r_hidden = np.array([bool(rate_hidden.get(k, False)) for k in kt])
+    small = std["population"].fillna(0).to_numpy() < disclosure.MIN_RATE_POPULATION
+    suppressed = disclosure.SUPPRESSED
+    std["status"] = _first(
+        [
+            (t_status != "", t_status),
+            (p_hidden | pp_hidden | r_hidden, suppressed),
+            (small, disclosure.SMALL_POPULATION),
+        ]
+    )
+    std["asr_status"] = _first(
+        [
+            (t_status != "", t_status),
+            (p_hidden | pp_hidden | age_hidden, suppressed),
+            (small | strata_small, disclosure.SMALL_POPULATION),
+        ]
+    )
+    return std.merge(labels["region"], on="region_code", how="left")
+
+
+RATE_DENOMINATORS = {
+    # published rate column -> the count column of the same row it is a rate on
+    PERFORMANCE: {
+        "median_working_days": "completed_cases",
+        "p90_working_days": "completed_cases",
+        "on_time_rate": "completed_cases",
+        "zero_visit_rate": "cases",
+        "max_one_visit_rate": "cases",
+        "satisfaction_rate": "rated_cases",
+        "bad_review_rate": "rated_cases",
+    },
+    ENTERPRISE: {"rate_per_1000": "active_enterprises"},
+    DIVIDE: {"online_share": "cases"},
+}
+"""Rates whose denominator is published beside them (the others: :func:`check_published`)."""
+
+
+def check_published(tables: dict[str, pd.DataFrame]) -> None:
+    """The release gate on the finished tables: :class:`~subjectdb.release.disclosure.
+    DisclosureError` if any published count is 1–9 or any published rate rests on fewer than
+    100 (residents, enterprises, cases or ratings)."""
+    floor, small = disclosure.MIN_COUNT, disclosure.MIN_RATE_POPULATION
+    for name, df in tables.items():
+        spec = TABLE_BY_NAME[name]
+        for f in spec.fields:
+            if f.type == "integer" and f.minimum == 0:
+                v = df[f.name].astype("Float64")
+                bad = (v > 0) & (v < floor)
+                if bad.any():
+                    raise disclosure.DisclosureError(
+                        f"{name}.{f.name}: {int(bad.sum())} published count(s) under {floor}"
+                    )
+        for rate, count in RATE_DENOMINATORS.get(name, {}).items():
+            bad = df[rate].notna() & ~(df[count].astype("Float64") >= small).fillna(False)
+            if bad.any():
+                raise disclosure.DisclosureError(
+                    f"{name}.{rate}: {int(bad.sum())} rate(s) on fewer than {small} {count}"
+                )
+    # rates on residents: the population table gives each denominator
+    pop = tables[POPULATION]
+    pop = pop[pop["sex"] == ALL].set_index(
+        ["year", "region_level", "region_code", "age_group_code"]
+    )
+    demand = tables[DEMAND]
+    keys = list(zip(demand["year"], demand["region_level"], demand["region_code"],
+                    demand["age_group_code"], strict=True))  # fmt: skip
+    residents = pop["population"].reindex(keys).to_numpy(dtype="float64", na_value=np.nan)
+    bad = demand["rate_per_1000"].notna().to_numpy() & ~(residents >= small)
+    if bad.any():
+        raise disclosure.DisclosureError(
+            f"{DEMAND}.rate_per_1000: {int(bad.sum())} rate(s) on fewer than {small} residents "
+            "(or on a withheld population)"
+        )
+    std = tables[STANDARDISED]
+    keys = [(y, "county", r, ALL) for y, r in zip(std["year"], std["region_code"], strict=True)]
+    residents = pop["population"].reindex(keys).to_numpy(dtype="float64", na_value=np.nan)
+    for col in ("crude_rate", "age_standardised_rate"):
+        bad = std[col].notna().to_numpy() & ~(residents >= small)
+        if bad.any():
+            raise disclosure.DisclosureError(
+                f"{STANDARDISED}.{col}: {int(bad.sum())} rate(s) on fewer than {small} residents "
+                "(or on a withheld population)"
+            )
 
 
 def _finish(spec: TableSpec, df: pd.DataFrame) -> pd.DataFrame:

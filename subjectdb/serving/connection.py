@@ -4,7 +4,9 @@ The served warehouse file is replaced by an atomic rename while a build runs, an
 database instances by path within one process. :class:`Warehouse` therefore opens the file
 through a fresh in-memory connection with ``ATTACH … (READ_ONLY)``, watches the file's identity
 (inode, size, mtime) and re-attaches when a new build has been swapped in; queries are retried
-while the file is being replaced.
+while the file is being replaced. Once attached, the connection is locked down
+(:func:`lock_down`): external access disabled and the configuration locked, so no statement can
+read or write other files, attach another database or install an extension.
 
 Every relation of the warehouse a statement names (``wh.<schema>.<table>``) is reported at
 DEBUG level on the logger :data:`READS` (``subjectdb.serving.reads``), so a test can record what
@@ -46,6 +48,18 @@ def relations(sql: str) -> list[tuple[str, str]]:
     return list(dict.fromkeys(_RELATION.findall(sql)))
 
 
+LOCKDOWN = ("SET enable_external_access = false", "SET lock_configuration = true")
+"""What a serving connection runs once the warehouse is attached: no file, network or
+extension access from SQL any more (``read_csv``, ``COPY … TO``, ``ATTACH``, ``INSTALL`` and
+``LOAD`` are refused), and no setting can be changed back."""
+
+
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """Disable external access on ``con`` and lock its configuration (:data:`LOCKDOWN`)."""
+    for statement in LOCKDOWN:
+        con.execute(statement)
+
+
 @dataclass
 class Warehouse:
     """A read-only view of the served warehouse that follows rebuilds.
@@ -74,9 +88,14 @@ class Warehouse:
         con = duckdb.connect(
             ":memory:", config={"threads": 2, "memory_limit": duckdb_memory_limit()}
         )
-        # The path is configuration, not user input; quotes are escaped anyway.
-        quoted = str(self.path).replace("'", "''")
-        con.execute(f"ATTACH '{quoted}' AS {DB} (READ_ONLY)")
+        try:
+            # The path is configuration, not user input; quotes are escaped anyway.
+            quoted = str(self.path).replace("'", "''")
+            con.execute(f"ATTACH '{quoted}' AS {DB} (READ_ONLY)")
+            lock_down(con)
+        except BaseException:
+            con.close()
+            raise
         # The file may have been swapped between stat() and ATTACH: then the next call
         # notices a changed id and re-attaches.
         old, self._con, self._build_id = self._con, con, file_id
