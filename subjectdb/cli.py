@@ -243,11 +243,21 @@ def publish(
     ] = 10,
     data_dir: DataDir = None,
 ) -> None:
-    """Publish a versioned, disclosure-controlled open-data release."""
-    from subjectdb.release import PublishError
+    """Publish a versioned, disclosure-controlled open-data release.
+
+    Without ``--version``, a warehouse build already published at the same threshold is
+    "up to date" (exit 0, nothing written); ``--version`` always publishes.
+    """
+    from subjectdb.release import PublishError, current_release
     from subjectdb.release import publish as publish_release
 
     paths = _existing(data_dir, warehouse=True)
+    if version is None and (current := current_release(paths, threshold)) is not None:
+        console.print(
+            f"[green]up to date[/]: release {current.name} already publishes this build "
+            f"(threshold {threshold}); pass --version to publish it again under a new version"
+        )
+        return
     try:
         release = publish_release(paths, version=version, threshold=threshold)
     except PublishError as exc:
@@ -307,11 +317,33 @@ def bench(
 def demo(
     port: Annotated[int, typer.Option(help="Port on localhost.")] = 8501,
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Stop after publishing.")] = False,
+    persons: Annotated[int, typer.Option(help="Persons in the sample's register.")] = 20_000,
+    enterprises: Annotated[int, typer.Option(help="Enterprises in the sample.")] = 2_000,
+    cases: Annotated[int, typer.Option(help="Approval cases in the sample.")] = 60_000,
+    years: Annotated[str, typer.Option(help="The sample's years, e.g. 2024-2025.")] = "2024-2025",
+    batches: Annotated[int, typer.Option(help="The sample's extract batches.")] = 6,
+    defect_rate: Annotated[float, typer.Option(help="Share of defective rows.")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same sample).")] = 2026,
     data_dir: DataDir = None,
 ) -> None:
-    """generate → load → build (with validation) → publish → serve, on a fresh sample."""
+    """generate → load → build (with validation) → publish → serve, on a fresh sample.
+
+    Safe to repeat: the same options generate the same bytes, so a second demo loads nothing
+    new ("already loaded"), its build and publish are "up to date", and it serves the
+    warehouse and release of the first.
+    """
     paths = get_paths(data_dir).ensure()
-    generate(out=paths.raw, data_dir=data_dir)
+    generate(
+        out=paths.raw,
+        persons=persons,
+        enterprises=enterprises,
+        cases=cases,
+        years=years,
+        batches=batches,
+        defect_rate=defect_rate,
+        seed=seed,
+        data_dir=data_dir,
+    )
     load(paths_=[paths.raw], data_dir=data_dir)
     build(data_dir=data_dir)
     publish(data_dir=data_dir)

@@ -81,6 +81,18 @@ def built(loaded: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
     return paths
 
 
+@pytest.fixture(scope="session")
+def published_sample(built: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """The built sample published once more (read-only for tests: copy it to change it):
+    what the first ``subjectdb demo`` leaves, the Data Docs aside."""
+    from subjectdb.release import publish
+
+    paths = Paths(tmp_path_factory.mktemp("published") / "data")
+    shutil.copytree(built.root, paths.root)
+    publish(paths)
+    return paths
+
+
 def copy_data(src: Paths, dst: Path) -> Paths:
     """A private, writable copy of a session data folder."""
     shutil.copytree(src.root, dst)

@@ -73,3 +73,63 @@ def test_serve_ends_streamlit_on_sigterm(built: Paths) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _demo_options() -> list[str]:
+    """`subjectdb demo`'s sample options for the suite's sample (tests/conftest.py SAMPLE)."""
+    from conftest import SAMPLE
+
+    first, last = SAMPLE["years"]
+    assert SAMPLE["province"] == "330000" and SAMPLE["fmt"] == "csv"  # demo's own defaults
+    return [
+        *("--persons", str(SAMPLE["persons"]), "--enterprises", str(SAMPLE["enterprises"])),
+        *("--cases", str(SAMPLE["cases"]), "--years", f"{first}-{last}"),
+        *("--batches", str(SAMPLE["batches"]), "--defect-rate", str(SAMPLE["defect_rate"])),
+        *("--seed", str(SAMPLE["seed"])),
+    ]
+
+
+def test_demo_twice(published_sample: Paths, tmp_path: Path) -> None:
+    """`make demo` again and again on one data folder: the same sample is generated, nothing
+    new is loaded, build and publish are "up to date", validation passes, and the second demo
+    serves the dashboard — the warehouse and the release of the first demo, untouched."""
+    from subjectdb.release import list_releases
+
+    paths = Paths(tmp_path / "data")
+    subprocess.run(["cp", "-a", str(published_sample.root), str(paths.root)], check=True)
+    served = paths.warehouse.stat()
+    (release,) = list_releases(paths)
+    args = ["demo", "--data-dir", str(paths.root), *_demo_options()]
+
+    first = _run(*args, "--no-serve")
+    output = " ".join((first.stdout + first.stderr).split())
+    assert first.returncode == 0, output
+    assert output.count("(same content): skipped") == 9  # 3 batches × 3 extracts
+    assert "up to date: nothing new, nothing run" in output
+    assert f"up to date: release {release['folder'].name} already publishes this build" in output
+
+    port = _free_port()
+    exe = str(Path(sys.executable).with_name("subjectdb"))
+    log = tmp_path / "second-demo.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [exe, *args, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 300
+        while not _answers(port):
+            assert proc.poll() is None, f"the second demo ended early:\n{log.read_text()}"
+            assert time.monotonic() < deadline, "the second demo's dashboard did not answer"
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    second = " ".join(log.read_text().split())
+    assert second.count("(same content): skipped") == 9 and "up to date: nothing new" in second
+
+    assert paths.warehouse.stat().st_ino == served.st_ino  # never swapped
+    assert paths.warehouse.stat().st_mtime_ns == served.st_mtime_ns
+    assert [r["folder"].name for r in list_releases(paths)] == [release["folder"].name]
+    assert not list(paths.build_dir.glob("warehouse.*.duckdb"))  # no copy kept

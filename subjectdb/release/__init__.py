@@ -9,12 +9,13 @@ The public surface of the stage. Modules, in the order a release is made:
 - :mod:`~subjectdb.release.tables` — disclosure control over all published tables at once;
 - :mod:`~subjectdb.release.package` — the release files and their metadata;
 - :mod:`~subjectdb.release.changelog` — the changes since the previous release;
-- :mod:`~subjectdb.release.releases` — ``publish``, ``list_releases``, ``latest_release``.
+- :mod:`~subjectdb.release.releases` — ``publish``, ``current_release``, ``list_releases``,
+  ``latest_release``.
 """
 
 from subjectdb.release import disclosure
 from subjectdb.release.manifest import ModelDocs, find_manifest, served_build_id
-from subjectdb.release.releases import latest_release, list_releases, publish
+from subjectdb.release.releases import current_release, latest_release, list_releases, publish
 from subjectdb.release.specs import (
     ROUNDING,
     TABLE_BY_NAME,
@@ -30,6 +31,7 @@ __all__ = [
     "TABLES",
     "TABLE_BY_NAME",
     "WITHHELD",
+    "current_release",
     "FieldSpec",
     "ModelDocs",
     "PublishError",

@@ -31,7 +31,7 @@ from subjectdb.config import Paths
 from subjectdb.files import fsync_path, replace_atomic, sha256_file, write_text_atomic
 from subjectdb.release import disclosure
 from subjectdb.release.changelog import changelog
-from subjectdb.release.manifest import ModelDocs, build_id_of, find_manifest
+from subjectdb.release.manifest import ModelDocs, build_id_of, find_manifest, served_build_id
 from subjectdb.release.package import (
     DATAPACKAGE_PROFILE,
     LICENSE,
@@ -118,6 +118,28 @@ def _default_version(paths: Paths) -> str:
 def _write_latest(paths: Paths, version: str, created: str) -> None:
     pointer = {"version": version, "path": f"releases/{version}", "created": created}
     write_text_atomic(paths.opendata / "latest.json", json.dumps(pointer, indent=2) + "\n")
+
+
+def current_release(paths: Paths, threshold: int = 10) -> Path | None:
+    """The latest release when it already publishes the served build at ``threshold``.
+
+    A publish with nothing new (the same warehouse build, the same threshold) would write a
+    second release with the same content under a new version: ``subjectdb publish`` without
+    ``--version`` says "up to date" instead, so ``make demo`` can be repeated. ``None`` when
+    nothing is published, the warehouse records no build id, or the latest release was made
+    from another build or threshold.
+    """
+    folder = latest_release(paths)
+    build_id = served_build_id(paths.warehouse)
+    if folder is None or build_id is None:
+        return None
+    try:
+        package = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+        same_build = package["dbt"]["warehouse_build_id"] == build_id
+        same_threshold = package["disclosure_control"]["threshold"] == threshold
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return folder if same_build and same_threshold else None
 
 
 def publish(paths: Paths, version: str | None = None, threshold: int = 10) -> Path:
