@@ -33,7 +33,7 @@ DATAPACKAGE_PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 PUBLISHER = os.environ.get(
     "SUBJECTDB_PUBLISHER", "互联网+政务服务数据管理机构 (Internet+ Government Services Data Office)"
 )
-MISSING_LABEL = "withheld: see the row's *_status column (primary, secondary, small_population)"
+MISSING_LABEL = "withheld: see the row's *_status column (suppressed, small_population)"
 
 
 def write_table(folder: Path, name: str, df: pd.DataFrame) -> dict[str, Path]:
