@@ -93,6 +93,27 @@ def published_sample(built: Paths, tmp_path_factory: pytest.TempPathFactory) -> 
     return paths
 
 
+@pytest.fixture(scope="session")
+def planted(raw_sample, tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """The sample with the planted register mismatches of tests/test_cross_verification.py,
+    loaded and built through the whole pipeline (once: the cross-verification tests and the
+    sharing pages read it; the dashboard's audit log is the only thing written into it)."""
+    from test_cross_verification import plant
+
+    from subjectdb.ingest import load_paths
+    from subjectdb.warehouse.build import build
+
+    root = tmp_path_factory.mktemp("planted")
+    raw = root / "raw"
+    shutil.copytree(raw_sample.out, raw)
+    plant(raw)
+    paths = Paths(root / "data").ensure()
+    load_paths([raw], paths)
+    result = build(paths)
+    assert result.ok, result.summary()
+    return paths
+
+
 def copy_data(src: Paths, dst: Path) -> Paths:
     """A private, writable copy of a session data folder."""
     shutil.copytree(src.root, dst)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -204,23 +203,6 @@ def plant(raw: Path) -> None:
     _append(raw / "cases" / f"cases_{LAST}.csv", new_cases, c_header)
     _append(raw / "persons" / f"persons_{LAST}.csv", new_persons, p_header)
     _append(raw / "enterprises" / f"enterprises_{LAST}.csv", new_firms, e_header)
-
-
-@pytest.fixture(scope="module")
-def planted(raw_sample, tmp_path_factory: pytest.TempPathFactory) -> Paths:
-    """The sample with planted mismatches, loaded and built through the whole pipeline."""
-    from subjectdb.ingest import load_paths
-    from subjectdb.warehouse.build import build
-
-    root = tmp_path_factory.mktemp("planted")
-    raw = root / "raw"
-    shutil.copytree(raw_sample.out, raw)
-    plant(raw)
-    paths = Paths(root / "data").ensure()
-    load_paths([raw], paths)
-    result = build(paths)
-    assert result.ok, result.summary()
-    return paths
 
 
 def _query(paths: Paths, sql: str) -> pd.DataFrame:

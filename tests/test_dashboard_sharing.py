@@ -12,13 +12,12 @@ tests/test_cross_verification.py.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 
 import httpx
 import pandas as pd
 import pytest
-from test_cross_verification import PLANTED, independent_checks, plant
+from test_cross_verification import PLANTED, independent_checks
 from test_sharing_api import Server
 
 from dashboards.pages import BY_STEM
@@ -33,23 +32,6 @@ from subjectdb.sharing.api import Sharing
 APP = PROJECT_DIR / "dashboards" / "app.py"
 POLICE = "浙江省公安局"  # granted resident-ID verification by the project's catalogue
 OUTSIDER = "某县文化和旅游局"  # granted no conditional resource
-
-
-@pytest.fixture(scope="module")
-def planted(raw_sample, tmp_path_factory: pytest.TempPathFactory) -> Paths:
-    """The sample with planted mismatches, loaded and built through the whole pipeline."""
-    from subjectdb.ingest import load_paths
-    from subjectdb.warehouse.build import build
-
-    root = tmp_path_factory.mktemp("sharing-pages")
-    raw = root / "raw"
-    shutil.copytree(raw_sample.out, raw)
-    plant(raw)
-    paths = Paths(root / "data").ensure()
-    load_paths([raw], paths)
-    result = build(paths)
-    assert result.ok, result.summary()
-    return paths
 
 
 @pytest.fixture()
