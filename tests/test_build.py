@@ -18,6 +18,7 @@ import pytest
 from conftest import copy_data
 
 from subjectdb.config import Paths, hmac_key
+from subjectdb.files import sha256_file
 from subjectdb.warehouse.build import (
     BUILD_INFO_JSON,
     DAILY_EXCLUDES,
@@ -29,6 +30,7 @@ from subjectdb.warehouse.build import (
     stored_key_fingerprint,
 )
 from subjectdb.warehouse.keyed_hash import hmac_pads
+from subjectdb.warehouse.standby import standby_path, take_standby
 
 FACT_KEY = "case_id"
 
@@ -208,6 +210,9 @@ def test_incremental_build_updates_earlier_cases(incremental_chain) -> None:
     assert new
     assert set(before) <= set(after)
     assert "started from a copy of warehouse.duckdb" in second.summary()
+    # the first build left a standby copy of what it served: the second renamed it, copied nothing
+    assert "renamed the standby copy" in second.summary()
+    assert standby_path(paths).is_file()  # and left a new one of the warehouse it served
     assert not second.full_refresh  # same key: staging appended the held-back batch only
 
 
@@ -402,6 +407,12 @@ def test_failing_build_leaves_the_served_warehouse_unchanged(incremental_chain) 
     assert hashlib.sha256(paths.warehouse.read_bytes()).hexdigest() == served_bytes
     assert (paths.root / BUILD_INFO_JSON).read_text() == info_before
     assert "served warehouse unchanged" in result.summary()
+    # a failed dbt build started from the standby; a standby of the still-served file is left
+    if result.dbt is not None:
+        assert "renamed the standby copy" in result.summary()
+    assert take_standby(paths, paths.build_dir / "check.duckdb").taken
+    assert sha256_file(paths.build_dir / "check.duckdb") == served_bytes
+    (paths.build_dir / "check.duckdb").unlink()
     if result.failed_steps[0].name == "dbt build":
         # fail-fast reports the first failing test on the processing times: in_calendar on
         # the dates, or not_null_columns (working_days has no calendar index to count from)

@@ -28,12 +28,14 @@ from subjectdb.bench.spec import (
 )
 from subjectdb.bench.summary import summarise
 from subjectdb.config import PROJECT_DIR, Paths
+from subjectdb.warehouse.standby import make_standby
 
 WORK_DIR = PROJECT_DIR / "benchmarks" / "work"
 
 
 def _swap_in(paths: Paths, new_file: Path) -> None:
-    """What a passing build does last: the new file replaces the served one atomically."""
+    """What a passing build does last: the new file replaces the served one atomically, and a
+    standby copy of it is left for the next build (:mod:`subjectdb.warehouse.standby`)."""
     Path(str(new_file) + ".wal").unlink(missing_ok=True)
     os.replace(new_file, paths.warehouse)
     info = {
@@ -43,6 +45,7 @@ def _swap_in(paths: Paths, new_file: Path) -> None:
         "warehouse": paths.warehouse.name,
     }
     (paths.root / "warehouse.build.json").write_text(json.dumps(info, indent=2) + "\n")
+    make_standby(paths)  # as a served build does: the daily build renames it, copies nothing
 
 
 def _selected(stages: Sequence[str] | None) -> list[str]:

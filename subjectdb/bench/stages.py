@@ -180,7 +180,8 @@ def _dbt(
             scrub_key_material(work_dir / "target")
             return run
         step = dbt_step(paths, new_file, work_dir)
-        used.update(args=step.plan.args, plan=step.plan.reason)
+        used.update(args=step.plan.args, plan=step.plan.reason, start=step.start_note)
+        used["copy_seconds"] = round(step.copy_seconds, 3)
         if record and step.run.ok:
             write_build_info(
                 new_file, new_build_id(), step.plan.full_refresh, step.run, step.fingerprints
@@ -199,7 +200,7 @@ def _dbt(
         "slowest_nodes": timings[:8],
     }
     if "plan" in used:
-        extra["plan"] = used["plan"]
+        extra.update(plan=used["plan"], start=used["start"], copy_seconds=used["copy_seconds"])
     return Outcome(seconds, 0, extra)
 
 

@@ -10,8 +10,10 @@ it open, and a failed build must leave it untouched. A build
    copied, validated or run (:func:`up_to_date`);
 1. runs the Great Expectations raw suites (``quality.run_raw_suites``), which quarantine rows
    failing a data standard (dbt staging drops them);
-2. copies the served warehouse (incremental models and snapshot history continue from it) to
-   ``data/build/warehouse.building.duckdb``, or starts an empty file, and runs ``dbt build``
+2. starts ``data/build/warehouse.building.duckdb`` from the served warehouse (incremental
+   models and snapshot history continue from it) — by renaming the standby copy the last
+   build left (:mod:`.standby`) when it is a copy of exactly the served file, else by copying
+   the served file — or from an empty file, and runs ``dbt build``
    (seeds, snapshots, models, data tests; unit tests run in the test suite) into it (a fixed
    name: dbt's parse cache is only reused while the profile, and so the file path, stays the
    same); the staging models
@@ -23,7 +25,10 @@ it open, and a failed build must leave it untouched. A build
    passes: the CLI adds the release's open-data gate) on the new file;
 4. only when every step passed: records the build in ``main.build_info`` inside the new file,
    flushes it to disk and swaps it over the served file with an atomic rename, then writes
-   ``data/warehouse.build.json`` (build id, time) so readers can detect a new build.
+   ``data/warehouse.build.json`` (build id, time) so readers can detect a new build;
+5. once served, copies the served file to the standby (``data/build/standby.duckdb``) the next
+   build starts from: the whole-file copy is off the path from start to served (a failed
+   build that consumed the standby leaves a new one of the file still served).
 
 A failed build keeps its file as ``data/build/warehouse.<build-id>.duckdb`` for inspection (at
 most :func:`.scratch.keep_failed`, 1 by default) and its log as
@@ -71,6 +76,7 @@ from subjectdb.warehouse.scratch import (
     sweep,
     write_build_log,
 )
+from subjectdb.warehouse.standby import make_standby, standby_path, take_standby
 
 __all__ = ["BUILDING", "BuildError", "BuildLocked", "build"]
 
@@ -413,6 +419,8 @@ class DbtStep:
     run: DbtRun
     fingerprints: dict[str, str]
     copy_seconds: float
+    start_note: str = ""
+    """How the starting copy was made: the standby renamed, or copied and why."""
 
 
 def dbt_step(
@@ -438,8 +446,12 @@ def dbt_step(
     started = time.monotonic()
     if fingerprints is None:
         fingerprints = current_fingerprints(paths, key)
+    start_note = ""
     if copy_served and paths.warehouse.exists():
-        shutil.copyfile(paths.warehouse, new_file)
+        taken = take_standby(paths, new_file)
+        if not taken.taken:
+            shutil.copyfile(paths.warehouse, new_file)
+        start_note = taken.reason if taken.taken else f"copied ({taken.reason})"
     copy_seconds = time.monotonic() - started
     plan = plan_dbt_build(
         new_file if new_file.exists() else None, full_refresh, fingerprints, paths.warehouse
@@ -457,7 +469,7 @@ def dbt_step(
         )
     finally:
         scrub_key_material(work_dir / "target")
-    return DbtStep(plan, run, fingerprints, copy_seconds)
+    return DbtStep(plan, run, fingerprints, copy_seconds, start_note)
 
 
 def current_fingerprints(paths: Paths, key: str | None = None) -> dict[str, str]:
@@ -621,6 +633,10 @@ def _build(
             fingerprints,
             extra_gates,
         )
+        # a failed build consumed the standby: leave a new one of the file still served
+        consumed = result.dbt is not None and not standby_path(paths).exists()
+        if consumed and not result.swapped and prepare is None and make_standby(paths):
+            result.notes.append("made a new standby copy of the served warehouse")
     except BaseException as exc:  # interrupted (SIGTERM, Ctrl-C) or crashed: leave no scratch
         for stale in (new_file, Path(f"{new_file}.wal")):
             stale.unlink(missing_ok=True)
@@ -673,7 +689,8 @@ def _run_steps(
     )
     dbt = step.run
     full_refresh = result.full_refresh = step.plan.full_refresh
-    origin = step.plan.reason + f" (copy {step.copy_seconds:.1f}s)"
+    how = f"{step.start_note}, " if step.start_note else ""
+    origin = step.plan.reason + f" ({how}{step.copy_seconds:.1f}s)"
     result.dbt = dbt
     result.steps.append(
         Step(
@@ -714,3 +731,9 @@ def _run_steps(
     result.swapped = True
     result.steps.append(Step("swap", PASSED, time.monotonic() - started))
     prune(paths, keep, build_id)
+
+    # (5) served: leave a standby copy for the next build to start from (not an error if not)
+    started = time.monotonic()
+    standby = make_standby(paths)
+    detail = "" if standby else "no standby copy (the next build copies the served file)"
+    result.steps.append(Step("standby", PASSED, time.monotonic() - started, detail))

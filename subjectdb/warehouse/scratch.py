@@ -38,6 +38,9 @@ from subjectdb.config import Paths
 from subjectdb.files import write_text_atomic
 
 BUILDING = "warehouse.building.duckdb"
+STANDBY = "standby.duckdb"
+STANDBY_RECORD = "standby.json"
+"""The standby copy of the served warehouse and its record (:mod:`.standby`)."""
 LOCK_FILE = ".lock"
 DBT_SPILL = "dbt_tmp"
 """dbt's DuckDB spill folder under ``build/`` (only builds use it, so a build may empty it)."""
@@ -294,6 +297,9 @@ def sweep(paths: Paths, keep_copies: int) -> list[str]:
         if target.is_dir() and not (target / SCRUBBED_MARK).exists():
             scrub_key_material(target)
             notes.append(f"scrubbed {folder.name}/target (left by an interrupted run)")
+    for tmp in paths.build_dir.glob(f".{STANDBY}.*.tmp"):  # a standby copy cut short
+        _remove(tmp)
+        notes.append(f"removed {tmp.name}: a standby copy an interrupted build left unfinished")
     prune(paths, keep_copies)
     return notes
 
@@ -356,6 +362,9 @@ def clean(paths: Paths, keep_copies: int = 0, logs: bool = False) -> CleanReport
             drop(scratch, _remove_duckdb)
         for bench in paths.build_dir.glob("bench-*.duckdb"):
             drop(bench, _remove_duckdb)
+        for standby in (STANDBY, STANDBY_RECORD):  # the next build copies, and leaves a new one
+            if (paths.build_dir / standby).exists():
+                drop(paths.build_dir / standby, _remove_duckdb)
         for folder in work_dirs(paths):
             drop(folder)
         spill = paths.build_dir / DBT_SPILL
