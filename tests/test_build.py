@@ -33,6 +33,17 @@ from subjectdb.warehouse.keyed_hash import hmac_pads
 from subjectdb.warehouse.standby import standby_path, take_standby
 
 FACT_KEY = "case_id"
+PERIOD_KEYED = {
+    "int_demand__case_cells",
+    "subj_applicant_demand",
+    "subj_service_demand",
+    "subj_service_performance",
+    "subj_processing_time",
+    "subj_enterprise_demand",
+    "subj_digital_divide",
+    "dash_applicant_demand",
+}
+"""The models replaced by month or year (macros/incremental/replaced_keys.sql)."""
 
 
 def _landing(paths: Paths, extract: str) -> str:
@@ -280,8 +291,13 @@ def test_daily_build_touches_only_the_changed_cases(incremental_chain, built: Pa
         all_months = con.execute(
             "select count(distinct submitted_month) from marts.fct_service_cases"
         ).fetchone()[0]  # type: ignore[index]
+        logged = con.execute("select model, key_value from main.dbt_replaced_keys").fetchall()
     # only the batch's cases were rewritten (no register batch was held back)
     assert changed and set(changed.values()) == {last_batch}
+    # the period-keyed models logged the periods they replaced (their data tests read those)
+    assert {m for m, key in logged if key is None} == PERIOD_KEYED
+    cell_months = {key for m, key in logged if m == "int_demand__case_cells" and key}
+    assert cell_months and cell_months <= {str(m) for m, _ in months}
     assert len(changed) < len(before)
     assert {m for m, _ in months} == expected
     assert not any(full for _, full in months)

@@ -27,14 +27,18 @@
         {{ exceptions.raise_compiler_error(
             "incremental_strategy 'replace_keys' needs a unique_key (the column(s) it replaces)") }}
     {%- endif -%}
-    {{ return(adapter.dispatch('replace_keys_sql', 'subjectdb')(
+    {%- set replace = adapter.dispatch('replace_keys_sql', 'subjectdb')(
         arg_dict['target_relation'],
         arg_dict['temp_relation'],
         [unique_key] if unique_key is string else unique_key,
         arg_dict['dest_columns'],
         replace_keys_scope(config.get('replace_also') or []),
         config.get('insert_order')
-    )) }}
+    ) -%}
+    {%- set log = replaced_keys_log_sql(
+        arg_dict['target_relation'], arg_dict['temp_relation'], unique_key
+    ) if logs_replaced_keys(graph.nodes[model.unique_id], unique_key) else '' -%}
+    {{ return(replace ~ (';\n\n' ~ log if log | trim else '')) }}
 {%- endmacro %}
 
 {% macro default__replace_keys_sql(target, source, keys, dest_columns, also, insert_order) -%}
