@@ -83,13 +83,15 @@ def built(loaded: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
 
 @pytest.fixture(scope="session")
 def published_sample(built: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
-    """The built sample published once more (read-only for tests: copy it to change it):
-    what the first ``subjectdb demo`` leaves, the Data Docs aside."""
+    """The built sample published once as release 1.0.0 (read-only for tests: copy it to
+    change it): what the first ``subjectdb demo`` leaves, the Data Docs aside. Publishing the
+    sample costs a minute (the disclosure audit), so every test that needs a release of the
+    generated sample reads this one."""
     from subjectdb.release import publish
 
     paths = Paths(tmp_path_factory.mktemp("published") / "data")
     shutil.copytree(built.root, paths.root)
-    publish(paths)
+    publish(paths, version="1.0.0")
     return paths
 
 
