@@ -21,9 +21,11 @@ from dashboards.support import (
     browser_session,
     definition,
     display_frame,
+    format_number,
     identify,
     plain_md,
     safe_csv,
+    table_view,
 )
 from subjectdb import metrics
 from subjectdb.config import Paths, get_paths
@@ -504,12 +506,6 @@ def metric_help(ctx: Ctx, name: str) -> str:
     return f"**{label}** — {paragraphs[-1].strip()[:600]}"
 
 
-def measure_kind(name: str) -> str:
-    """How a KPI value is formatted (:func:`fmt_value`): a metric's kind, else a count."""
-    metric = metrics.metrics().get(name)
-    return metric.kind if metric is not None else "count"
-
-
 def _on_download(ctx: Ctx, page: str, name: str, rows: int) -> None:
     audit(
         ctx.paths.audit_log,
@@ -539,8 +535,13 @@ def chart_block(
     show_table: bool = False,
     on_select: Callable[[], None] | None = None,
     on_row_select: Callable[[], None] | None = None,
+    masks: dict[str, pd.Series] | None = None,
+    empty: str | None = None,
 ) -> None:
-    """One chart with its definition, filter notes and a download of exactly its data."""
+    """One chart with its definition, filter notes and a download of exactly its data.
+
+    An empty chart is not drawn: a message says why (no data for the filters, every cell
+    suppressed, or ``empty``: the caller's reason, e.g. nothing left to plot)."""
     st.subheader(title)
     show_definition(ctx, result.source, column or (measures[0] if measures else None))
     df = result.data if data is None else data
@@ -551,9 +552,14 @@ def chart_block(
         st.caption(n)
     if "suppressed" in df and df["suppressed"].any():
         st.caption(ctx.t("c.suppression_note", n=queries.THRESHOLD))
-    table = display_frame(df, ctx.labels, dims, measures, ctx.lang)
-    if df.empty:
+    table = display_frame(df, ctx.labels, dims, measures, ctx.lang, masks)
+    all_suppressed = "suppressed" in df and not df.empty and bool(df["suppressed"].all())
+    if empty and (df.empty or fig is not None):
+        st.info(empty)
+    elif df.empty:
         st.info(ctx.t("c.no_data"))
+    elif all_suppressed and fig is not None:
+        st.info(ctx.t("c.all_suppressed", n=queries.THRESHOLD))
     elif fig is not None:
         fig.update_layout(
             margin={"l": 10, "r": 10, "t": 30, "b": 10},
@@ -574,16 +580,17 @@ def chart_block(
         else:
             st.plotly_chart(fig, key=f"chart_{key}", config=PLOTLY_CONFIG)
     if show_table and not df.empty:
+        view = table_view(df, ctx.labels, dims, measures, ctx.lang, masks)
         if on_row_select is not None:
             st.dataframe(
-                _for_display(table),
+                view,
                 hide_index=True,
                 key=f"table_{key}",
                 on_select=on_row_select,
                 selection_mode="single-row",
             )
         else:
-            st.dataframe(_for_display(table), hide_index=True, key=f"table_{key}")
+            st.dataframe(view, hide_index=True, key=f"table_{key}")
     page = st.session_state.get("_page", "")
     st.download_button(
         ctx.t("c.download"),
@@ -596,26 +603,11 @@ def chart_block(
     )
 
 
-def _for_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Columns mixing numbers and the suppression mark become text (Arrow needs one type)."""
-    out = table.copy()
-    for c in out.columns:
-        if out[c].dtype == object and out[c].map(lambda v: isinstance(v, int | float)).any():
-            out[c] = out[c].map(lambda v: f"{v:,.4g}" if isinstance(v, float) else str(v))
-    return out
-
-
 def fmt_value(value: Any, kind: str, lang: str, suppressed: bool = False) -> str:
-    """A KPI value for display (suppressed cells as "<10")."""
+    """A KPI value for display (suppressed cells as "<10", missing as "—")."""
     if suppressed:
         return t("c.suppressed_value", lang)
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "—"
-    if kind == "share":
-        return f"{value:.1%}"
-    if kind == "rate":
-        return f"{value:,.2f}"
-    return f"{value:,.0f}"
+    return format_number(value, kind)
 
 
 def page_download(ctx: Ctx, key: str, table: pd.DataFrame) -> None:

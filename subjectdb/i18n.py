@@ -82,6 +82,15 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Cells with fewer than {n} distinct applicants are suppressed.",
     ),
     "c.no_data": ("当前筛选条件下没有数据。", "No data for the current filters."),
+    "c.all_suppressed": (
+        "当前筛选条件下每个单元格都少于 {n} 名不同申请人，均已抑制，无图可画。",
+        "Every cell for the current filters has fewer than {n} distinct applicants and is "
+        "suppressed: nothing to draw.",
+    ),
+    "c.nothing_to_plot": (
+        "当前筛选条件下没有可显示的数值（单元格已抑制或没有数据）。",
+        "Nothing to plot for the current filters (cells suppressed or no data).",
+    ),
     "c.table": ("数据表", "Data table"),
     # measures
     "m.cases": ("办件量", "Cases"),
@@ -167,8 +176,22 @@ STRINGS: dict[str, tuple[str, str]] = {
         "No boundary for these regions; not drawn: {codes}",
     ),
     "map.ci": ("95% 置信区间", "95% CI"),
+    "d.significance": ("显著性（95%）", "Significance (95 %)"),
+    "sig.low": ("显著偏低", "significantly low"),
+    "sig.high": ("显著偏高", "significantly high"),
+    "sig.none": ("不显著", "not significant"),
+    "sig.unknown": ("—", "—"),
+    "sig.sentence": (
+        "标化需求比的 95% 置信区间完全低于 1（需求显著低于年龄结构的预期，可能服务不足）：{low}；"
+        "完全高于 1：{high}。地图上以粗黑边框标出。",
+        "Counties whose 95 % interval of the standardised ratio lies wholly below 1 (fewer "
+        "cases than their age structure predicts, possibly under-served): {low}; wholly "
+        "above 1: {high}. Outlined in black on the map.",
+    ),
+    "sig.nobody": ("无", "none"),
     "map.all_themes": ("全部主题", "all themes"),
     # age groups
+    "age.pyramid_axis": ("年中常住人口（男 ← → 女）", "Mid-year residents (men ← → women)"),
     "age.pop_pyramid": (
         "人口金字塔（{year} 年年中，按性别）",
         "Population pyramid (mid-{year}, by sex)",
@@ -202,8 +225,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pf.summary": ("办理绩效概况", "Performance summary"),
     "pf.hist": ("办理时长分布（相对承诺时限）", "Processing time against the promised days"),
     "pf.hist_note": ("0 左侧为提前办结，右侧为超期。", "Left of 0: early; right of 0: late."),
-    "pf.league_items": ("事项排行", "League table of items"),
-    "pf.league_depts": ("部门排行", "League table of departments"),
+    "pf.league_items": ("事项排行（{measure}，{order}）", "Items by {measure}, {order}"),
+    "pf.league_depts": ("部门排行（{measure}，{order}）", "Departments by {measure}, {order}"),
+    "pf.league_item_depts": (
+        "事项 × 部门排行（{measure}，{order}）",
+        "Items × departments by {measure}, {order}",
+    ),
+    "pf.order": ("顺序", "Order"),
+    "pf.order_desc": ("最高在前", "highest first"),
+    "pf.order_asc": ("最低在前", "lowest first"),
     "pf.sort_by": ("排序依据", "Sort by"),
     "pf.lower_bound": (
         "事项、部门单元格以各行不同申请人数的最大值作为下限判定抑制（保守）。",
@@ -214,6 +244,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dd.age_ur": ("网上办理占比：年龄组 × 城乡", "Online share by age group × urban/rural"),
     "dd.region": ("网上办理占比：按地区", "Online share by region"),
     "dd.channels": ("各年龄组的渠道构成", "Channel mix by age group"),
+    "dd.channel_share": ("占本年龄组办件量的比例", "Share of the age group's cases"),
+    "dd.suppressed_channels": ("已抑制的渠道（<10）", "Suppressed channels (<10)"),
+    "dd.channel_note": (
+        "每根柱为该年龄组全部办件（100%）；少于 10 名申请人的渠道合并显示为灰色“已抑制”。",
+        "Each bar is all of the age group's cases (100 %); channels with fewer than 10 "
+        "applicants are shown together in grey as suppressed.",
+    ),
     # enterprises
     "ent.industry": ("每千户企业办件量：按行业门类", "Cases per 1,000 enterprises by industry"),
     "ent.size": ("每千户企业办件量：按企业规模", "Cases per 1,000 enterprises by size class"),

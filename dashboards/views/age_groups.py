@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import math
+
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards.common import chart_block, get_ctx
+
+
+def _nice_ticks(peak: float) -> list[float]:
+    """0 and round steps up to ``peak`` (the pyramid's axis shows residents, unsigned)."""
+    if peak <= 0:
+        return [0.0]
+    step = 10 ** math.floor(math.log10(peak))
+    if peak / step < 3:
+        step /= 2
+    return [i * step for i in range(int(peak // step) + 1)]
+
 
 ctx = get_ctx()
 f = ctx.filters
@@ -16,14 +30,17 @@ left, right = st.columns(2)
 with left:
     r = ctx.q("population_pyramid", f)
     p = r.data.copy()
+    # the 5-year bands are categories (not dates), youngest at the bottom; men left, women right
+    bands = list(dict.fromkeys(p["band"].astype(str)))
+    suppressed = p["suppressed"] if "suppressed" in p else pd.Series(False, index=p.index)
     fig = go.Figure()
     for sex, sign in (("male", -1), ("female", 1)):
-        part = p[p["sex"].isin([sex, "男" if sex == "male" else "女"])]
+        part = p[p["sex"].isin([sex, "男" if sex == "male" else "女"]) & ~suppressed]
         if part.empty:
             continue
         fig.add_trace(
             go.Bar(
-                y=part["band"],
+                y=part["band"].astype(str),
                 x=sign * part["population"],
                 orientation="h",
                 name=ctx.t(f"d.{sex}"),
@@ -31,16 +48,19 @@ with left:
                 hovertemplate="%{y}: %{customdata:,.0f}<extra>" + ctx.t(f"d.{sex}") + "</extra>",
             )
         )
-    if "all" in set(p["sex"]):
-        fig.add_trace(
-            go.Bar(y=p["band"], x=p["population"], orientation="h", name=ctx.t("m.population"))
-        )
-    fig.update_layout(
-        barmode="relative",
-        height=480,
-        bargap=0.05,
-        xaxis_title=ctx.t("m.population"),
-        yaxis_title=ctx.t("d.band"),
+    peak = float(p.loc[~suppressed, "population"].max()) if (~suppressed).any() else 0.0
+    ticks = [v for v in _nice_ticks(peak)]
+    fig.update_layout(barmode="relative", height=480, bargap=0.05)
+    fig.update_yaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=bands,
+        title_text=ctx.t("d.band"),
+    )
+    fig.update_xaxes(
+        title_text=ctx.t("age.pyramid_axis"),
+        tickvals=[-v for v in ticks[::-1]] + ticks[1:],
+        ticktext=[f"{v:,.0f}" for v in ticks[::-1]] + [f"{v:,.0f}" for v in ticks[1:]],
     )
     chart_block(
         ctx,
