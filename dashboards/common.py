@@ -25,11 +25,13 @@ from dashboards.support import (
     identify,
     plain_md,
     safe_csv,
+    served_build,
     table_view,
 )
 from subjectdb import metrics
 from subjectdb.config import Paths, get_paths
 from subjectdb.i18n import DEFAULT_LANG, LANGS, t
+from subjectdb.release import latest_release
 from subjectdb.serving import queries
 from subjectdb.serving.queries import Filters, Result, Warehouse
 
@@ -40,7 +42,7 @@ LIST_FILTERS = {  # session key → (URL key, dimension for labels)
     "f_atype": ("atype", "applicant_type"),
     "f_channel": ("channel", "channel"),
 }
-PAGE_PARAMS = ("metric", "level")
+PAGE_PARAMS = ("metric", "level", "cmp")
 # Where each measure that is not a metric is documented (model, column): its definition is read
 # from there. Metrics (rates and shares) are defined once in subjectdb.metrics.
 MEASURE_DOCS: dict[str, tuple[str, str]] = {
@@ -407,7 +409,6 @@ def context() -> Ctx:
         st.stop()
     labels = Labels(tables, lang)
     f = sidebar_filters(lang, bounds, regions, tables, labels)
-    st.sidebar.caption(f"{t('app.build', lang)}: {build_id}")
     return Ctx(
         lang=lang,
         paths=paths,
@@ -419,6 +420,21 @@ def context() -> Ctx:
         session=session_id(),
         who=requester(),
     )
+
+
+def data_version(ctx: Ctx, pages: dict[str, Any]) -> None:
+    """The sidebar's 数据版本: the served build id (linked to its build record on the
+    data-quality page) and the latest release version (linked to the open-data page), or
+    "not yet published"."""
+    sb = st.sidebar
+    sb.markdown(f"**{ctx.t('app.build')}**")
+    build = served_build(ctx.paths) or "—"
+    sb.page_link(pages["data_quality"], label=ctx.t("app.build_id", build=build))
+    release = latest_release(ctx.paths)
+    if release is None:
+        sb.caption(ctx.t("app.no_release"))
+    else:
+        sb.page_link(pages["open_data"], label=ctx.t("app.release", version=release.name))
 
 
 def get_ctx() -> Ctx:
@@ -553,7 +569,10 @@ def chart_block(
     if "suppressed" in df and df["suppressed"].any():
         st.caption(ctx.t("c.suppression_note", n=queries.THRESHOLD))
     table = display_frame(df, ctx.labels, dims, measures, ctx.lang, masks)
-    all_suppressed = "suppressed" in df and not df.empty and bool(df["suppressed"].all())
+    if masks:
+        all_suppressed = not df.empty and all(bool(m.all()) for m in masks.values())
+    else:
+        all_suppressed = "suppressed" in df and not df.empty and bool(df["suppressed"].all())
     if empty and (df.empty or fig is not None):
         st.info(empty)
     elif df.empty:

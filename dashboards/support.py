@@ -268,6 +268,15 @@ def _build_id(warehouse: str, file_id: tuple[int, int, int]) -> str | None:
     return served_build_id(Path(warehouse))
 
 
+def served_build(paths: Paths) -> str | None:
+    """The served build's id (from the warehouse's build record), read once per file."""
+    try:
+        st = paths.warehouse.stat()
+    except OSError:
+        return None
+    return _build_id(str(paths.warehouse), (st.st_ino, st.st_size, st.st_mtime_ns))
+
+
 @lru_cache(maxsize=4)
 def _model_docs(path: str, mtime_ns: int) -> ModelDocs | None:
     try:
