@@ -23,6 +23,7 @@ from dashboards.support import (
     display_frame,
     format_number,
     identify,
+    model_title,
     plain_md,
     safe_csv,
     served_build,
@@ -35,12 +36,20 @@ from subjectdb.release import latest_release
 from subjectdb.serving import queries
 from subjectdb.serving.queries import Filters, Result, Warehouse
 
-LIST_FILTERS = {  # session key → (URL key, dimension for labels)
-    "f_age": ("age", "age_group"),
-    "f_cat": ("cat", "category"),
-    "f_theme": ("theme", "theme"),
-    "f_atype": ("atype", "applicant_type"),
-    "f_channel": ("channel", "channel"),
+FILTER_FIELDS = {  # session key → (URL key, dimension for labels, Filters field)
+    "f_age": ("age", "age_group", "age_groups"),
+    "f_sex": ("sex", "sex", "sexes"),
+    "f_ur": ("ur", "urban_rural", "urban_rural"),
+    "f_cat": ("cat", "category", "categories"),
+    "f_theme": ("theme", "theme", "themes"),
+    "f_atype": ("atype", "applicant_type", "applicant_types"),
+    "f_channel": ("channel", "channel", "channels"),
+    "f_ind": ("ind", "industry", "industries"),
+}
+LIST_FILTERS = {  # session key → (URL key, dimension for labels): those the serving layer has
+    k: (url, dim)
+    for k, (url, dim, field_name) in FILTER_FIELDS.items()
+    if field_name in Filters.__dataclass_fields__
 }
 PAGE_PARAMS = ("metric", "level", "cmp")
 # Where each measure that is not a metric is documented (model, column): its definition is read
@@ -83,16 +92,15 @@ class Ctx:
 
     def filters_record(self) -> dict[str, Any]:
         f = self.filters
-        return {
+        out: dict[str, Any] = {
             "month_from": f.month_from,
             "month_to": f.month_to,
             "region": f.region,
-            "age_groups": f.age_groups,
-            "categories": f.categories,
-            "themes": f.themes,
-            "applicant_types": f.applicant_types,
-            "channels": f.channels,
         }
+        for key in LIST_FILTERS:
+            name = FILTER_FIELDS[key][2]
+            out[name] = getattr(f, name)
+        return out
 
 
 # --------------------------------------------------------------------------- caching
@@ -258,11 +266,13 @@ def _init_from_url(
 
 
 def _options(dim: str, label_tables: dict[str, pd.DataFrame]) -> list[str]:
+    if dim == "sex":
+        return ["male", "female"]
     df = label_tables.get(dim)
     if df is None or df.empty:
         return []
     codes = df["code"].astype(str).tolist()
-    if dim == "age_group":
+    if dim in ("age_group", "industry"):
         codes = [c for c in codes if c != "NA"]
     return codes
 
@@ -376,11 +386,7 @@ def sidebar_filters(
         month_from=f_from,
         month_to=f_to,
         region=region,
-        age_groups=values["f_age"],
-        categories=values["f_cat"],
-        themes=values["f_theme"],
-        applicant_types=values["f_atype"],
-        channels=values["f_channel"],
+        **{FILTER_FIELDS[key][2]: v for key, v in values.items()},
     )
     _write_url(lang, f, str(st.session_state["f_mode"]))
     sb.caption(t("app.share", lang))
@@ -493,18 +499,18 @@ def show_definition(ctx: Ctx, model: str, column: str | None = None) -> None:
         model, column = metric.model, metric.column
     elif column in MEASURE_DOCS:
         model, column = MEASURE_DOCS[column]
-    text, source = definition(model, None if metric else column, ctx.paths.root)
+    text, source = definition(model, None if metric else column, ctx.paths.root, ctx.lang)
     if metric is not None:
         text = "\n\n".join(
             p for p in (text, f"**{metric.label(ctx.lang)}** — {metric.definition(ctx.lang)}") if p
         )
-        source = "dbt_project.yml vars.metrics"
+        source = ctx.t("c.metric_source")
     with st.expander(ctx.t("c.definition")):
         if text:
             st.markdown(text)
-            st.caption(f"{ctx.t('c.source', model=model)} · {source}")
+            st.caption(f"{ctx.t('c.source', model=model_title(model, ctx.lang))} · {source}")
         else:
-            st.caption(ctx.t("c.no_definition", model=model))
+            st.caption(ctx.t("c.no_definition", model=model_title(model, ctx.lang)))
 
 
 def metric_help(ctx: Ctx, name: str) -> str:
@@ -515,7 +521,7 @@ def metric_help(ctx: Ctx, name: str) -> str:
     if metric is not None:
         return f"**{label}** — {metric.definition(ctx.lang)}"
     model, column = MEASURE_DOCS.get(name, ("subj_service_demand", name))
-    text, _source = definition(model, column, ctx.paths.root)
+    text, _source = definition(model, column, ctx.paths.root, ctx.lang)
     if not text:
         return label
     paragraphs = [p for p in text.split("\n\n") if p.strip()]

@@ -338,8 +338,85 @@ def _model_header(model: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4)
+def _meta_definitions(path: str, mtime_ns: int) -> dict[tuple[str, str], dict[str, str]]:
+    """The zh/en definitions kept in the models' YAML ``meta`` (``meta.definition: {zh, en}``,
+    or ``definition_zh`` / ``definition_en``), by (model, column) — column "" for the model."""
+    import json
+
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    try:
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return out
+
+    def read(meta: Any) -> dict[str, str]:
+        if not isinstance(meta, dict):
+            return {}
+        found: dict[str, str] = {}
+        d = meta.get("definition")
+        if isinstance(d, dict):
+            found.update({k: str(v) for k, v in d.items() if k in ("zh", "en") and v})
+        for lang in ("zh", "en"):
+            if meta.get(f"definition_{lang}"):
+                found[lang] = str(meta[f"definition_{lang}"])
+        return found
+
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") != "model":
+            continue
+        name = node.get("name", "")
+        meta = {**(node.get("config") or {}).get("meta", {}), **(node.get("meta") or {})}
+        if found := read(meta):
+            out[(name, "")] = found
+        for col_name, col in (node.get("columns") or {}).items():
+            cmeta = {**(col.get("config") or {}).get("meta", {}), **(col.get("meta") or {})}
+            if found := read(cmeta):
+                out[(name, col_name.lower())] = found
+    return out
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> Any:
+    """The resource catalogue (zh/en titles and descriptions of the subject tables)."""
+    from subjectdb.catalogue import load_catalogue
+
+    return load_catalogue()
+
+
+def model_title(model: str, lang: str) -> str:
+    """A model's title in ``lang`` (the resource catalogue's), else a generic name."""
+    entry = _catalogue().entries.get(model)
+    if entry is not None:
+        return str(entry.title_en if lang == "en" else entry.title_zh)
+    return t("c.model_untitled", lang)
+
+
+def meta_definition(model: str, column: str | None, lang: str, paths: Paths) -> str | None:
+    """The definition of ``model`` (and ``column``) in ``lang`` from the served build's dbt
+    YAML ``meta`` (model and column joined), or None."""
+    try:
+        st = paths.warehouse.stat()
+        build_id = _build_id(str(paths.warehouse), (st.st_ino, st.st_size, st.st_mtime_ns))
+    except OSError:
+        build_id = None
+    try:
+        manifest = find_manifest(paths, build_id)
+        defs = _meta_definitions(str(manifest), manifest.stat().st_mtime_ns)
+    except (PublishError, OSError):
+        return None
+    parts = [defs.get((model, ""), {}).get(lang)]
+    if column:
+        parts.append(defs.get((model, column.lower()), {}).get(lang))
+    text = "\n\n".join(p.strip() for p in parts if p and p.strip())
+    return text or None
+
+
 def definition(
-    model: str, column: str | None = None, data_root: Path | None = None
+    model: str,
+    column: str | None = None,
+    data_root: Path | None = None,
+    lang: str | None = None,
 ) -> tuple[str | None, str]:
     """The documented definition of a model (and column) and where it came from.
 
@@ -348,7 +425,19 @@ def definition(
     rule (:func:`served_docs`), else the model's section of ``docs/metrics.md``, else the
     model's own header comment.
     """
-    docs = served_docs(get_paths(data_root))
+    paths = get_paths(data_root)
+    if lang is not None:
+        text = meta_definition(model, column, lang, paths)
+        if text:
+            return text, "dbt meta"
+        entry = _catalogue().entries.get(model)
+        described = entry and (entry.description_en if lang == "en" else entry.description_zh)
+        if described:
+            return str(described), "catalogue"
+        if lang != "en":
+            # the English docs are not shown in Chinese mode: one language at a time
+            return None, ""
+    docs = served_docs(paths)
     if docs is not None and model in docs.models:
         col = docs.columns.get((model, column.lower()), {}) if column else {}
         parts = [docs.models[model], col.get("description") or ""]

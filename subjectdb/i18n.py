@@ -68,6 +68,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "f.theme": ("生活事件主题", "Life-event theme"),
     "f.applicant_type": ("申请人类型", "Applicant type"),
     "f.channel": ("办理渠道", "Channel"),
+    "f.sex": ("性别", "Sex"),
+    "f.urban_rural": ("城乡", "Urban / rural"),
+    "f.industry": ("行业门类（企业）", "Industry section (enterprises)"),
     "f.region": ("地区", "Region"),
     "f.period": ("时间", "Period"),
     "f.ignored": (
@@ -78,6 +81,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "c.definition": ("指标定义", "Definition"),
     "c.no_definition": ("模型 {model} 尚无文档说明。", "Model {model} has no documentation yet."),
     "c.source": ("数据来源：{model}", "Source: {model}"),
+    "c.model_untitled": ("主题数据表", "a subject table"),
+    "c.metric_source": ("指标统一定义（dbt 项目变量）", "the metric's one definition (dbt vars)"),
     "c.download": ("下载本图数据（CSV）", "Download this chart's data (CSV)"),
     "c.suppressed": ("已抑制", "suppressed"),
     "c.suppressed_value": ("<10", "<10"),
@@ -116,6 +121,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "m.growth": ("环比增长", "Growth on previous period"),
     "m.elderly_online_share": ("60 岁及以上申请网上办理占比", "Online share, applicants 60+"),
     "m.elderly_cases": ("60 岁及以上办件量", "Cases, applicants 60+"),
+    "m.late_cases": ("超期办件量", "Cases over the promised days"),
+    "m.bad_review_cases": ("差评量", "Bad reviews"),
     "m.share": ("占比", "Share"),
     "m.rows": ("行数", "Rows"),
     "m.suppressed": ("是否抑制", "Suppressed"),
@@ -233,6 +240,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "age.pop_pyramid": (
         "人口金字塔（{year} 年年中，按性别）",
         "Population pyramid (mid-{year}, by sex)",
+    ),
+    "age.sex_demand": (
+        "按性别与年龄组的办件量（需求率见数据表：每千名同性别同年龄组居民）",
+        "Cases by sex and age group (rates per 1,000 residents of the same sex and age "
+        "group in the table)",
     ),
     "age.demand_pyramid": ("按年龄组的办件量与需求率", "Demand by age group"),
     "age.heatmap": (

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards.common import chart_block, get_ctx
+from subjectdb.serving import queries
 
 
 def _nice_ticks(peak: float) -> list[float]:
@@ -133,3 +134,42 @@ chart_block(
     ("cases", "distinct_applicants", "population", "rate_per_1000"),
     column="rate_per_1000",
 )
+
+# demand by sex and age group (rates over residents of the same sex and age group)
+if "sex" in queries.DEMAND_DIMS:
+    r = ctx.q("demand", f, ("age_group", "sex"))
+    s = r.data[(r.data["age_group"] != "NA") & r.data["sex"].isin(["male", "female"])].copy()
+    shown = s[~s["suppressed"] & s["cases"].notna()]
+    plot = shown.assign(
+        age=[ctx.labels.name("age_group", a) for a in shown["age_group"]],
+        sx=[ctx.labels.name("sex", x) for x in shown["sex"]],
+    )
+    order = [ctx.labels.name("age_group", a) for a in ctx.label_tables["age_group"]["code"]]
+    fig = px.bar(
+        plot,
+        x="age",
+        y="cases",
+        color="sx",
+        barmode="group",
+        hover_data={"rate_per_1000": ":,.1f"},
+        category_orders={"age": order, "sx": [ctx.t("d.male"), ctx.t("d.female")]},
+        labels={
+            "age": ctx.t("d.age_group"),
+            "rate_per_1000": ctx.t("m.rate_per_1000"),
+            "sx": ctx.t("d.sex"),
+            "cases": ctx.t("m.cases"),
+        },
+    )
+    fig.update_xaxes(type="category")
+    chart_block(
+        ctx,
+        "age_sex_demand",
+        ctx.t("age.sex_demand"),
+        fig,
+        type(r)(s, r.source, r.ignored),
+        ("age_group", "sex"),
+        ("cases", "distinct_applicants", "population", "rate_per_1000"),
+        column="rate_per_1000",
+        show_table=True,
+        empty=None if not plot.empty else ctx.t("c.nothing_to_plot"),
+    )

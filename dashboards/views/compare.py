@@ -45,7 +45,9 @@ if "cmp_regions" not in st.session_state:
     bad = [c for c in wanted if c not in options]
     if bad:
         st.warning(ctx.t("cmp.bad", values=", ".join(bad)))
-    st.session_state["cmp_regions"] = [c for c in wanted if c in options][:4]
+    # without a link: the first two prefectures, so the page opens on a comparison
+    picked = [c for c in wanted if c in options][:4] if "cmp" in st.query_params else []
+    st.session_state["cmp_regions"] = picked or prefectures[:2]
 chosen = st.multiselect(
     ctx.t("cmp.pick"),
     options,
