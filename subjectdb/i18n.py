@@ -109,6 +109,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "m.population": ("年中常住人口", "Mid-year residents"),
     "m.completed_cases": ("办结量", "Completed cases"),
     "m.rated_cases": ("评价量", "Rated cases"),
+    "m.late_cases": ("超期办件", "Cases over the promised days"),
+    "m.bad_review_cases": ("差评件数", "Bad reviews"),
     "m.age_standardised_rate": ("年龄标化需求率（每千人）", "Age-standardised rate per 1,000"),
     "m.ratio_ci_low": ("标化需求比 95% 下限", "Ratio 95% CI low"),
     "m.ratio_ci_high": ("标化需求比 95% 上限", "Ratio 95% CI high"),
