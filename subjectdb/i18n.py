@@ -123,8 +123,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "m.growth": ("环比增长", "Growth on previous period"),
     "m.elderly_online_share": ("60 岁及以上申请网上办理占比", "Online share, applicants 60+"),
     "m.elderly_cases": ("60 岁及以上办件量", "Cases, applicants 60+"),
-    "m.late_cases": ("超期办件量", "Cases over the promised days"),
-    "m.bad_review_cases": ("差评量", "Bad reviews"),
     "m.share": ("占比", "Share"),
     "m.rows": ("行数", "Rows"),
     "m.suppressed": ("是否抑制", "Suppressed"),
