@@ -46,10 +46,13 @@ FILTER_FIELDS = {  # session key → (URL key, dimension for labels, Filters fie
     "f_channel": ("channel", "channel", "channels"),
     "f_ind": ("ind", "industry", "industries"),
 }
+_PERSON_DIMS = ("sexes", "urban_rural", "industries")
+"""Filters shown once the demand queries apply them (they carry the sex dimension then)."""
 LIST_FILTERS = {  # session key → (URL key, dimension for labels): those the serving layer has
     k: (url, dim)
     for k, (url, dim, field_name) in FILTER_FIELDS.items()
     if field_name in Filters.__dataclass_fields__
+    and (field_name not in _PERSON_DIMS or "sex" in queries.DEMAND_DIMS)
 }
 PAGE_PARAMS = ("metric", "level", "cmp")
 # Where each measure that is not a metric is documented (model, column): its definition is read
