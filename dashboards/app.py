@@ -28,6 +28,7 @@ pages = [
     for p in PAGES
 ]
 pg = st.navigation(pages)
+common.data_version(ctx, {p.stem: page for p, page in zip(PAGES, pages, strict=True)})
 st.session_state["_page"] = pg.url_path or DEFAULT.url_path  # the default page has url_path ""
 common.log_view(ctx, st.session_state["_page"])
 pg.run()

@@ -21,24 +21,40 @@ from dashboards.support import (
     browser_session,
     definition,
     display_frame,
+    format_number,
     identify,
+    model_title,
     plain_md,
     safe_csv,
+    served_build,
+    table_view,
 )
 from subjectdb import metrics
 from subjectdb.config import Paths, get_paths
 from subjectdb.i18n import DEFAULT_LANG, LANGS, t
+from subjectdb.release import latest_release
 from subjectdb.serving import queries
 from subjectdb.serving.queries import Filters, Result, Warehouse
 
-LIST_FILTERS = {  # session key → (URL key, dimension for labels)
-    "f_age": ("age", "age_group"),
-    "f_cat": ("cat", "category"),
-    "f_theme": ("theme", "theme"),
-    "f_atype": ("atype", "applicant_type"),
-    "f_channel": ("channel", "channel"),
+FILTER_FIELDS = {  # session key → (URL key, dimension for labels, Filters field)
+    "f_age": ("age", "age_group", "age_groups"),
+    "f_sex": ("sex", "sex", "sexes"),
+    "f_ur": ("ur", "urban_rural", "urban_rural"),
+    "f_cat": ("cat", "category", "categories"),
+    "f_theme": ("theme", "theme", "themes"),
+    "f_atype": ("atype", "applicant_type", "applicant_types"),
+    "f_channel": ("channel", "channel", "channels"),
+    "f_ind": ("ind", "industry", "industries"),
 }
-PAGE_PARAMS = ("metric", "level")
+_PERSON_DIMS = ("sexes", "urban_rural", "industries")
+"""Filters shown once the demand queries apply them (they carry the sex dimension then)."""
+LIST_FILTERS = {  # session key → (URL key, dimension for labels): those the serving layer has
+    k: (url, dim)
+    for k, (url, dim, field_name) in FILTER_FIELDS.items()
+    if field_name in Filters.__dataclass_fields__
+    and (field_name not in _PERSON_DIMS or "sex" in queries.DEMAND_DIMS)
+}
+PAGE_PARAMS = ("metric", "level", "cmp")
 # Where each measure that is not a metric is documented (model, column): its definition is read
 # from there. Metrics (rates and shares) are defined once in subjectdb.metrics.
 MEASURE_DOCS: dict[str, tuple[str, str]] = {
@@ -79,16 +95,15 @@ class Ctx:
 
     def filters_record(self) -> dict[str, Any]:
         f = self.filters
-        return {
+        out: dict[str, Any] = {
             "month_from": f.month_from,
             "month_to": f.month_to,
             "region": f.region,
-            "age_groups": f.age_groups,
-            "categories": f.categories,
-            "themes": f.themes,
-            "applicant_types": f.applicant_types,
-            "channels": f.channels,
         }
+        for key in LIST_FILTERS:
+            name = FILTER_FIELDS[key][2]
+            out[name] = getattr(f, name)
+        return out
 
 
 # --------------------------------------------------------------------------- caching
@@ -254,11 +269,13 @@ def _init_from_url(
 
 
 def _options(dim: str, label_tables: dict[str, pd.DataFrame]) -> list[str]:
+    if dim == "sex":
+        return ["male", "female"]
     df = label_tables.get(dim)
     if df is None or df.empty:
         return []
     codes = df["code"].astype(str).tolist()
-    if dim == "age_group":
+    if dim in ("age_group", "industry"):
         codes = [c for c in codes if c != "NA"]
     return codes
 
@@ -372,11 +389,7 @@ def sidebar_filters(
         month_from=f_from,
         month_to=f_to,
         region=region,
-        age_groups=values["f_age"],
-        categories=values["f_cat"],
-        themes=values["f_theme"],
-        applicant_types=values["f_atype"],
-        channels=values["f_channel"],
+        **{FILTER_FIELDS[key][2]: v for key, v in values.items()},
     )
     _write_url(lang, f, str(st.session_state["f_mode"]))
     sb.caption(t("app.share", lang))
@@ -405,7 +418,6 @@ def context() -> Ctx:
         st.stop()
     labels = Labels(tables, lang)
     f = sidebar_filters(lang, bounds, regions, tables, labels)
-    st.sidebar.caption(f"{t('app.build', lang)}: {build_id}")
     return Ctx(
         lang=lang,
         paths=paths,
@@ -417,6 +429,21 @@ def context() -> Ctx:
         session=session_id(),
         who=requester(),
     )
+
+
+def data_version(ctx: Ctx, pages: dict[str, Any]) -> None:
+    """The sidebar's 数据版本: the served build id (linked to its build record on the
+    data-quality page) and the latest release version (linked to the open-data page), or
+    "not yet published"."""
+    sb = st.sidebar
+    sb.markdown(f"**{ctx.t('app.build')}**")
+    build = served_build(ctx.paths) or "—"
+    sb.page_link(pages["data_quality"], label=ctx.t("app.build_id", build=build))
+    release = latest_release(ctx.paths)
+    if release is None:
+        sb.caption(ctx.t("app.no_release"))
+    else:
+        sb.page_link(pages["open_data"], label=ctx.t("app.release", version=release.name))
 
 
 def get_ctx() -> Ctx:
@@ -475,18 +502,18 @@ def show_definition(ctx: Ctx, model: str, column: str | None = None) -> None:
         model, column = metric.model, metric.column
     elif column in MEASURE_DOCS:
         model, column = MEASURE_DOCS[column]
-    text, source = definition(model, None if metric else column, ctx.paths.root)
+    text, source = definition(model, None if metric else column, ctx.paths.root, ctx.lang)
     if metric is not None:
         text = "\n\n".join(
             p for p in (text, f"**{metric.label(ctx.lang)}** — {metric.definition(ctx.lang)}") if p
         )
-        source = "dbt_project.yml vars.metrics"
+        source = ctx.t("c.metric_source")
     with st.expander(ctx.t("c.definition")):
         if text:
             st.markdown(text)
-            st.caption(f"{ctx.t('c.source', model=model)} · {source}")
+            st.caption(f"{ctx.t('c.source', model=model_title(model, ctx.lang))} · {source}")
         else:
-            st.caption(ctx.t("c.no_definition", model=model))
+            st.caption(ctx.t("c.no_definition", model=model_title(model, ctx.lang)))
 
 
 def metric_help(ctx: Ctx, name: str) -> str:
@@ -497,17 +524,11 @@ def metric_help(ctx: Ctx, name: str) -> str:
     if metric is not None:
         return f"**{label}** — {metric.definition(ctx.lang)}"
     model, column = MEASURE_DOCS.get(name, ("subj_service_demand", name))
-    text, _source = definition(model, column, ctx.paths.root)
+    text, _source = definition(model, column, ctx.paths.root, ctx.lang)
     if not text:
         return label
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     return f"**{label}** — {paragraphs[-1].strip()[:600]}"
-
-
-def measure_kind(name: str) -> str:
-    """How a KPI value is formatted (:func:`fmt_value`): a metric's kind, else a count."""
-    metric = metrics.metrics().get(name)
-    return metric.kind if metric is not None else "count"
 
 
 def _on_download(ctx: Ctx, page: str, name: str, rows: int) -> None:
@@ -539,8 +560,13 @@ def chart_block(
     show_table: bool = False,
     on_select: Callable[[], None] | None = None,
     on_row_select: Callable[[], None] | None = None,
+    masks: dict[str, pd.Series] | None = None,
+    empty: str | None = None,
 ) -> None:
-    """One chart with its definition, filter notes and a download of exactly its data."""
+    """One chart with its definition, filter notes and a download of exactly its data.
+
+    An empty chart is not drawn: a message says why (no data for the filters, every cell
+    suppressed, or ``empty``: the caller's reason, e.g. nothing left to plot)."""
     st.subheader(title)
     show_definition(ctx, result.source, column or (measures[0] if measures else None))
     df = result.data if data is None else data
@@ -551,9 +577,17 @@ def chart_block(
         st.caption(n)
     if "suppressed" in df and df["suppressed"].any():
         st.caption(ctx.t("c.suppression_note", n=queries.THRESHOLD))
-    table = display_frame(df, ctx.labels, dims, measures, ctx.lang)
-    if df.empty:
+    table = display_frame(df, ctx.labels, dims, measures, ctx.lang, masks)
+    if masks:
+        all_suppressed = not df.empty and all(bool(m.all()) for m in masks.values())
+    else:
+        all_suppressed = "suppressed" in df and not df.empty and bool(df["suppressed"].all())
+    if empty and (df.empty or fig is not None):
+        st.info(empty)
+    elif df.empty:
         st.info(ctx.t("c.no_data"))
+    elif all_suppressed and fig is not None:
+        st.info(ctx.t("c.all_suppressed", n=queries.THRESHOLD))
     elif fig is not None:
         fig.update_layout(
             margin={"l": 10, "r": 10, "t": 30, "b": 10},
@@ -574,16 +608,17 @@ def chart_block(
         else:
             st.plotly_chart(fig, key=f"chart_{key}", config=PLOTLY_CONFIG)
     if show_table and not df.empty:
+        view = table_view(df, ctx.labels, dims, measures, ctx.lang, masks)
         if on_row_select is not None:
             st.dataframe(
-                _for_display(table),
+                view,
                 hide_index=True,
                 key=f"table_{key}",
                 on_select=on_row_select,
                 selection_mode="single-row",
             )
         else:
-            st.dataframe(_for_display(table), hide_index=True, key=f"table_{key}")
+            st.dataframe(view, hide_index=True, key=f"table_{key}")
     page = st.session_state.get("_page", "")
     st.download_button(
         ctx.t("c.download"),
@@ -596,26 +631,11 @@ def chart_block(
     )
 
 
-def _for_display(table: pd.DataFrame) -> pd.DataFrame:
-    """Columns mixing numbers and the suppression mark become text (Arrow needs one type)."""
-    out = table.copy()
-    for c in out.columns:
-        if out[c].dtype == object and out[c].map(lambda v: isinstance(v, int | float)).any():
-            out[c] = out[c].map(lambda v: f"{v:,.4g}" if isinstance(v, float) else str(v))
-    return out
-
-
 def fmt_value(value: Any, kind: str, lang: str, suppressed: bool = False) -> str:
-    """A KPI value for display (suppressed cells as "<10")."""
+    """A KPI value for display (suppressed cells as "<10", missing as "—")."""
     if suppressed:
         return t("c.suppressed_value", lang)
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "—"
-    if kind == "share":
-        return f"{value:.1%}"
-    if kind == "rate":
-        return f"{value:,.2f}"
-    return f"{value:,.0f}"
+    return format_number(value, kind)
 
 
 def page_download(ctx: Ctx, key: str, table: pd.DataFrame) -> None:

@@ -34,6 +34,7 @@ PAGES: tuple[Page, ...] = (
     Page("overview", "page.overview", "home"),  # the default page: served at "/"
     Page("demand_map", "page.map", "map"),
     Page("age_groups", "page.age", "age-groups"),
+    Page("compare", "page.compare", "compare-regions"),
     Page("service_types", "page.services", "services"),
     Page("trends", "page.trends", "demand-trends"),
     Page("performance", "page.performance", "service-performance"),

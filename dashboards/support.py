@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from subjectdb import audit as audit_log
+from subjectdb import metrics
 from subjectdb.config import PROJECT_DIR, Paths, get_paths
 from subjectdb.i18n import t
 from subjectdb.release import ModelDocs, PublishError, find_manifest, served_build_id
@@ -103,6 +105,9 @@ class Labels:
             "男": t("d.male", lang),
             "女": t("d.female", lang),
         }
+        self._maps["significance"] = {
+            k: t(f"sig.{k}", lang) for k in ("low", "high", "none", "unknown")
+        }
 
     def name(self, dim: str, code: Any) -> str:
         if code is None or (isinstance(code, float) and pd.isna(code)):
@@ -119,8 +124,10 @@ def display_frame(
     dims: Sequence[str],
     measures: Sequence[str],
     lang: str,
+    masks: Mapping[str, pd.Series] | None = None,
 ) -> pd.DataFrame:
-    """The table a chart shows: labelled dimensions, measures, suppressed cells as "<10".
+    """The table a chart downloads: labelled dimensions, measures, suppressed cells as "<10"
+    (``masks``: per measure, its suppressed rows; default the row's ``suppressed`` flag).
 
     Dimension codes are kept beside their names (``<dim>_code``) so a download can be joined
     back to other tables.
@@ -141,9 +148,111 @@ def display_frame(
         if m not in df:
             continue
         vals = df[m]
-        col = vals.astype(object).where(~suppressed, mark) if suppressed.any() else vals
+        hide = (masks or {}).get(m, suppressed).reindex(df.index, fill_value=False).astype(bool)
+        col = vals.astype(object).where(~hide, mark) if hide.any() else vals
         out[t(f"m.{m}", lang)] = col
     return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- tables to read
+
+SHARE_MEASURES = frozenset({"growth", "elderly_online_share", "share"})
+"""Measures that are fractions 0–1 although they are not metrics of :mod:`subjectdb.metrics`."""
+RATIO_MEASURES = frozenset({"ratio_ci_low", "ratio_ci_high"})
+RATE_MEASURES = frozenset({"age_standardised_rate"})
+DAYS_MEASURES = frozenset({"median_working_days", "p90_working_days"})
+
+
+def measure_kind(name: str) -> str:
+    """How a measure is formatted: ``share`` (per cent), ``rate``, ``ratio``, ``days`` or
+    ``count`` — a metric's own kind, else the kind of the documented measure."""
+    metric = metrics.metrics().get(name)
+    if metric is not None:
+        return metric.kind
+    for kind, names in (
+        ("share", SHARE_MEASURES),
+        ("ratio", RATIO_MEASURES),
+        ("rate", RATE_MEASURES),
+        ("days", DAYS_MEASURES),
+    ):
+        if name in names:
+            return kind
+    return "count"
+
+
+def format_number(value: Any, kind: str) -> str:
+    """A number for display: shares in per cent, rates and ratios with two decimals, days with
+    one, counts with thousands separators; missing as "—"."""
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA:
+        return "—"
+    v = float(value)
+    if kind == "share":
+        return f"{v:.1%}"
+    if kind in ("rate", "ratio"):
+        return f"{v:,.2f}"
+    if kind == "days":
+        return f"{v:,.0f}" if v.is_integer() else f"{v:,.1f}"
+    return f"{v:,.0f}"
+
+
+def table_view(
+    df: pd.DataFrame,
+    labels: Labels,
+    dims: Sequence[str],
+    measures: Sequence[str],
+    lang: str,
+    masks: Mapping[str, pd.Series] | None = None,
+) -> Styler:
+    """The table a planner reads: names (not codes) under headers in ``lang``, measures kept
+    as numbers (so every column sorts both ways) and formatted by kind (per cent, rate,
+    count); a suppressed cell shows the marker "<10", a missing one "—".
+
+    ``masks``: per measure, the rows whose cell is suppressed (default: the row's
+    ``suppressed`` flag).
+    """
+    out = pd.DataFrame(index=df.index)
+    for d in dims:
+        if d == "month":
+            out[t("d.month", lang)] = pd.to_datetime(df[d]).dt.strftime("%Y-%m")
+        elif d in ("year", "band", "month_of_year"):
+            out[t(f"d.{d}", lang)] = df[d].astype("string")
+        elif d == "days_vs_promise":
+            out[t("m.days_vs_promise", lang)] = df[d]
+        elif d == "series":
+            out[t("d.series", lang)] = df[d]
+        else:
+            out[t(f"d.{d}", lang)] = [labels.name(d, v) for v in df[d]]
+    row_mask = (
+        df["suppressed"].astype(bool) if "suppressed" in df else pd.Series(False, index=df.index)
+    )
+    mark = t("c.suppressed_value", lang)
+    styler_args: list[tuple[str, str, pd.Series]] = []
+    for m in measures:
+        if m not in df:
+            continue
+        col = t(f"m.{m}", lang)
+        out[col] = pd.to_numeric(df[m], errors="coerce").astype("float64")
+        mask = (masks or {}).get(m, row_mask)
+        styler_args.append((col, measure_kind(m), mask.reindex(df.index, fill_value=False)))
+    out = out.reset_index(drop=True)
+    # Streamlit draws a missing number as "None" whatever the Styler says: a suppressed or
+    # missing cell holds -inf (sorted first ascending, last descending) and shows its marker
+    for col, _kind, _mask in styler_args:
+        out[col] = out[col].fillna(float("-inf"))
+    styler = out.style
+    for col, kind, mask in styler_args:
+        hidden = mask.to_numpy(dtype=bool)
+        shown_rows = out.index[~hidden]
+        hidden_rows = out.index[hidden]
+
+        def fmt(v: Any, k: str = kind) -> str:
+            return "—" if v == float("-inf") else format_number(v, k)
+
+        if len(shown_rows):
+            styler = styler.format(fmt, subset=pd.IndexSlice[shown_rows, [col]])
+        if len(hidden_rows):
+            styler = styler.format(lambda _v, m=mark: m, subset=pd.IndexSlice[hidden_rows, [col]])
+    return styler
 
 
 # --------------------------------------------------------------------------- definitions
@@ -157,6 +266,15 @@ MODELS_DIR = PROJECT_DIR / "models"
 def _build_id(warehouse: str, file_id: tuple[int, int, int]) -> str | None:
     """The served build's id, read once per warehouse file (a build swaps in a new file)."""
     return served_build_id(Path(warehouse))
+
+
+def served_build(paths: Paths) -> str | None:
+    """The served build's id (from the warehouse's build record), read once per file."""
+    try:
+        st = paths.warehouse.stat()
+    except OSError:
+        return None
+    return _build_id(str(paths.warehouse), (st.st_ino, st.st_size, st.st_mtime_ns))
 
 
 @lru_cache(maxsize=4)
@@ -220,8 +338,85 @@ def _model_header(model: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4)
+def _meta_definitions(path: str, mtime_ns: int) -> dict[tuple[str, str], dict[str, str]]:
+    """The zh/en definitions kept in the models' YAML ``meta`` (``meta.definition: {zh, en}``,
+    or ``definition_zh`` / ``definition_en``), by (model, column) — column "" for the model."""
+    import json
+
+    out: dict[tuple[str, str], dict[str, str]] = {}
+    try:
+        manifest = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return out
+
+    def read(meta: Any) -> dict[str, str]:
+        if not isinstance(meta, dict):
+            return {}
+        found: dict[str, str] = {}
+        d = meta.get("definition")
+        if isinstance(d, dict):
+            found.update({k: str(v) for k, v in d.items() if k in ("zh", "en") and v})
+        for lang in ("zh", "en"):
+            if meta.get(f"definition_{lang}"):
+                found[lang] = str(meta[f"definition_{lang}"])
+        return found
+
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") != "model":
+            continue
+        name = node.get("name", "")
+        meta = {**(node.get("config") or {}).get("meta", {}), **(node.get("meta") or {})}
+        if found := read(meta):
+            out[(name, "")] = found
+        for col_name, col in (node.get("columns") or {}).items():
+            cmeta = {**(col.get("config") or {}).get("meta", {}), **(col.get("meta") or {})}
+            if found := read(cmeta):
+                out[(name, col_name.lower())] = found
+    return out
+
+
+@lru_cache(maxsize=1)
+def _catalogue() -> Any:
+    """The resource catalogue (zh/en titles and descriptions of the subject tables)."""
+    from subjectdb.catalogue import load_catalogue
+
+    return load_catalogue()
+
+
+def model_title(model: str, lang: str) -> str:
+    """A model's title in ``lang`` (the resource catalogue's), else a generic name."""
+    entry = _catalogue().entries.get(model)
+    if entry is not None:
+        return str(entry.title_en if lang == "en" else entry.title_zh)
+    return t("c.model_untitled", lang)
+
+
+def meta_definition(model: str, column: str | None, lang: str, paths: Paths) -> str | None:
+    """The definition of ``model`` (and ``column``) in ``lang`` from the served build's dbt
+    YAML ``meta`` (model and column joined), or None."""
+    try:
+        st = paths.warehouse.stat()
+        build_id = _build_id(str(paths.warehouse), (st.st_ino, st.st_size, st.st_mtime_ns))
+    except OSError:
+        build_id = None
+    try:
+        manifest = find_manifest(paths, build_id)
+        defs = _meta_definitions(str(manifest), manifest.stat().st_mtime_ns)
+    except (PublishError, OSError):
+        return None
+    parts = [defs.get((model, ""), {}).get(lang)]
+    if column:
+        parts.append(defs.get((model, column.lower()), {}).get(lang))
+    text = "\n\n".join(p.strip() for p in parts if p and p.strip())
+    return text or None
+
+
 def definition(
-    model: str, column: str | None = None, data_root: Path | None = None
+    model: str,
+    column: str | None = None,
+    data_root: Path | None = None,
+    lang: str | None = None,
 ) -> tuple[str | None, str]:
     """The documented definition of a model (and column) and where it came from.
 
@@ -230,7 +425,19 @@ def definition(
     rule (:func:`served_docs`), else the model's section of ``docs/metrics.md``, else the
     model's own header comment.
     """
-    docs = served_docs(get_paths(data_root))
+    paths = get_paths(data_root)
+    if lang is not None:
+        text = meta_definition(model, column, lang, paths)
+        if text:
+            return text, "dbt meta"
+        entry = _catalogue().entries.get(model)
+        described = entry and (entry.description_en if lang == "en" else entry.description_zh)
+        if described:
+            return str(described), "catalogue"
+        if lang != "en":
+            # the English docs are not shown in Chinese mode: one language at a time
+            return None, ""
+    docs = served_docs(paths)
     if docs is not None and model in docs.models:
         col = docs.columns.get((model, column.lower()), {}) if column else {}
         parts = [docs.models[model], col.get("description") or ""]

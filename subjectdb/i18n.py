@@ -31,7 +31,10 @@ STRINGS: dict[str, tuple[str, str]] = {
         "The warehouse cannot be read right now (a build may be swapping it "
         "in); refresh shortly: {error}",
     ),
-    "app.build": ("数据版本", "Data build"),
+    "app.build": ("数据版本", "Data version"),
+    "app.build_id": ("构建 {build}", "Build {build}"),
+    "app.release": ("最新发布 {version}", "Latest release {version}"),
+    "app.no_release": ("开放数据：尚未发布", "Open data: not yet published"),
     "app.bad_url": (
         "链接中的部分筛选值无效，已忽略：{values}",
         "Some filter values in the link are not valid and were ignored: {values}",
@@ -39,6 +42,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "page.overview": ("概览", "Overview"),
     "page.map": ("需求地图", "Demand map"),
     "page.age": ("年龄结构", "Age groups"),
+    "page.compare": ("地区对比", "Compare regions"),
     "page.services": ("服务类型", "Service types"),
     "page.trends": ("趋势", "Trends"),
     "page.performance": ("办理绩效", "Performance"),
@@ -64,6 +68,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "f.theme": ("生活事件主题", "Life-event theme"),
     "f.applicant_type": ("申请人类型", "Applicant type"),
     "f.channel": ("办理渠道", "Channel"),
+    "f.sex": ("性别", "Sex"),
+    "f.urban_rural": ("城乡", "Urban / rural"),
+    "f.industry": ("行业门类（企业）", "Industry section (enterprises)"),
     "f.region": ("地区", "Region"),
     "f.period": ("时间", "Period"),
     "f.ignored": (
@@ -74,6 +81,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "c.definition": ("指标定义", "Definition"),
     "c.no_definition": ("模型 {model} 尚无文档说明。", "Model {model} has no documentation yet."),
     "c.source": ("数据来源：{model}", "Source: {model}"),
+    "c.model_untitled": ("主题数据表", "a subject table"),
+    "c.metric_source": ("指标统一定义（dbt 项目变量）", "the metric's one definition (dbt vars)"),
     "c.download": ("下载本图数据（CSV）", "Download this chart's data (CSV)"),
     "c.suppressed": ("已抑制", "suppressed"),
     "c.suppressed_value": ("<10", "<10"),
@@ -82,6 +91,15 @@ STRINGS: dict[str, tuple[str, str]] = {
         "Cells with fewer than {n} distinct applicants are suppressed.",
     ),
     "c.no_data": ("当前筛选条件下没有数据。", "No data for the current filters."),
+    "c.all_suppressed": (
+        "当前筛选条件下每个单元格都少于 {n} 名不同申请人，均已抑制，无图可画。",
+        "Every cell for the current filters has fewer than {n} distinct applicants and is "
+        "suppressed: nothing to draw.",
+    ),
+    "c.nothing_to_plot": (
+        "当前筛选条件下没有可显示的数值（单元格已抑制或没有数据）。",
+        "Nothing to plot for the current filters (cells suppressed or no data).",
+    ),
     "c.table": ("数据表", "Data table"),
     # measures
     "m.cases": ("办件量", "Cases"),
@@ -91,6 +109,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "m.population": ("年中常住人口", "Mid-year residents"),
     "m.completed_cases": ("办结量", "Completed cases"),
     "m.rated_cases": ("评价量", "Rated cases"),
+    "m.late_cases": ("超期办件", "Cases over the promised days"),
+    "m.bad_review_cases": ("差评件数", "Bad reviews"),
     "m.age_standardised_rate": ("年龄标化需求率（每千人）", "Age-standardised rate per 1,000"),
     "m.ratio_ci_low": ("标化需求比 95% 下限", "Ratio 95% CI low"),
     "m.ratio_ci_high": ("标化需求比 95% 上限", "Ratio 95% CI high"),
@@ -167,11 +187,64 @@ STRINGS: dict[str, tuple[str, str]] = {
         "No boundary for these regions; not drawn: {codes}",
     ),
     "map.ci": ("95% 置信区间", "95% CI"),
+    "d.significance": ("显著性（95%）", "Significance (95 %)"),
+    "sig.low": ("显著偏低", "significantly low"),
+    "sig.high": ("显著偏高", "significantly high"),
+    "sig.none": ("不显著", "not significant"),
+    "sig.unknown": ("—", "—"),
+    "sig.sentence": (
+        "标化需求比的 95% 置信区间完全低于 1（需求显著低于年龄结构的预期，可能服务不足）：{low}；"
+        "完全高于 1：{high}。地图上以粗黑边框标出。",
+        "Counties whose 95 % interval of the standardised ratio lies wholly below 1 (fewer "
+        "cases than their age structure predicts, possibly under-served): {low}; wholly "
+        "above 1: {high}. Outlined in black on the map.",
+    ),
+    "sig.nobody": ("无", "none"),
     "map.all_themes": ("全部主题", "all themes"),
+    # comparison
+    "cmp.pick": ("选择 2–4 个地区（县区或地级市）", "Pick 2–4 regions (counties or prefectures)"),
+    "cmp.placeholder": ("输入地区名称", "Type a region's name"),
+    "cmp.need_two": (
+        "请至少选择两个地区进行对比；链接会记住所选地区。",
+        "Pick at least two regions to compare; the link keeps them.",
+    ),
+    "cmp.bad": ("链接中的地区代码无效，已忽略：{values}", "Unknown region codes ignored: {values}"),
+    "cmp.region_filter": (
+        "本页对比所选地区，侧栏的地区筛选不适用；其他筛选条件照常适用。",
+        "This page compares the regions picked here: the sidebar's region filter does not "
+        "apply; the other filters do.",
+    ),
+    "cmp.region": ("地区", "Region"),
+    "cmp.province": ("全省", "Province"),
+    "cmp.withheld": (
+        "以下地区的数值少于 10 名申请人（或不足 100 名居民），已抑制：{names}",
+        "Withheld (fewer than 10 applicants or 100 residents): {names}",
+    ),
+    "cmp.missing": (
+        "以下地区没有该指标的数值（比率的分母不足 100 名居民时不显示，"
+        "或没有办结/评价的办件）：{names}",
+        "No value for these regions (a rate on fewer than 100 residents is withheld, or no "
+        "case was completed or rated): {names}",
+    ),
+    "cmp.std_note": (
+        "标化需求比为 {year} 年县级结果；全省为 1（参照线）。",
+        "The standardised ratio is a county result for {year}; the province is 1 (the line).",
+    ),
+    "cmp.table": ("对比表：各地区与全省", "All metrics: the regions and the province"),
+    "cmp.online_monthly": (
+        "网上办理占比按月（虚线为全省）",
+        "Online share by month (dashed: the province)",
+    ),
     # age groups
+    "age.pyramid_axis": ("年中常住人口（男 ← → 女）", "Mid-year residents (men ← → women)"),
     "age.pop_pyramid": (
         "人口金字塔（{year} 年年中，按性别）",
         "Population pyramid (mid-{year}, by sex)",
+    ),
+    "age.sex_demand": (
+        "按性别与年龄组的办件量（需求率见数据表：每千名同性别同年龄组居民）",
+        "Cases by sex and age group (rates per 1,000 residents of the same sex and age "
+        "group in the table)",
     ),
     "age.demand_pyramid": ("按年龄组的办件量与需求率", "Demand by age group"),
     "age.heatmap": (
@@ -193,6 +266,15 @@ STRINGS: dict[str, tuple[str, str]] = {
         "季节性：各年按月办件量（全部可用月份）",
         "Seasonality: cases by calendar month and year (all months available)",
     ),
+    "tr.indicators": (
+        "月度指标：网上办理占比、按时办结率、好评率、差评率、跑动次数",
+        "Monthly indicators: online share, on-time, satisfaction, bad-review and visit rates",
+    ),
+    "tr.indicators_note": (
+        "各指标均按提交月份统计；年龄组与渠道筛选不适用于办理绩效指标（绩效表没有这两个维度）。",
+        "Every indicator is by submission month; the age-group and channel filters do not "
+        "apply to the performance rates (their table has neither dimension).",
+    ),
     "tr.season_note": (
         "季节性图使用仓库中全部月份，时间筛选不适用。",
         "The seasonality chart uses every month in the warehouse; the period "
@@ -202,8 +284,15 @@ STRINGS: dict[str, tuple[str, str]] = {
     "pf.summary": ("办理绩效概况", "Performance summary"),
     "pf.hist": ("办理时长分布（相对承诺时限）", "Processing time against the promised days"),
     "pf.hist_note": ("0 左侧为提前办结，右侧为超期。", "Left of 0: early; right of 0: late."),
-    "pf.league_items": ("事项排行", "League table of items"),
-    "pf.league_depts": ("部门排行", "League table of departments"),
+    "pf.league_items": ("事项排行（{measure}，{order}）", "Items by {measure}, {order}"),
+    "pf.league_depts": ("部门排行（{measure}，{order}）", "Departments by {measure}, {order}"),
+    "pf.league_item_depts": (
+        "事项 × 部门排行（{measure}，{order}）",
+        "Items × departments by {measure}, {order}",
+    ),
+    "pf.order": ("顺序", "Order"),
+    "pf.order_desc": ("最高在前", "highest first"),
+    "pf.order_asc": ("最低在前", "lowest first"),
     "pf.sort_by": ("排序依据", "Sort by"),
     "pf.lower_bound": (
         "事项、部门单元格以各行不同申请人数的最大值作为下限判定抑制（保守）。",
@@ -214,6 +303,13 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dd.age_ur": ("网上办理占比：年龄组 × 城乡", "Online share by age group × urban/rural"),
     "dd.region": ("网上办理占比：按地区", "Online share by region"),
     "dd.channels": ("各年龄组的渠道构成", "Channel mix by age group"),
+    "dd.channel_share": ("占本年龄组办件量的比例", "Share of the age group's cases"),
+    "dd.suppressed_channels": ("已抑制的渠道（<10）", "Suppressed channels (<10)"),
+    "dd.channel_note": (
+        "每根柱为该年龄组全部办件（100%）；少于 10 名申请人的渠道合并显示为灰色“已抑制”。",
+        "Each bar is all of the age group's cases (100 %); channels with fewer than 10 "
+        "applicants are shown together in grey as suppressed.",
+    ),
     # enterprises
     "ent.industry": ("每千户企业办件量：按行业门类", "Cases per 1,000 enterprises by industry"),
     "ent.size": ("每千户企业办件量：按企业规模", "Cases per 1,000 enterprises by size class"),
@@ -234,6 +330,40 @@ STRINGS: dict[str, tuple[str, str]] = {
     "dq.stage": ("阶段", "Stage"),
     "dq.expectations": ("{n} 条校验规则", "{n} expectations"),
     "dq.success_rate": ("通过率", "Pass rate"),
+    "dq.suite": ("规则集", "Suite"),
+    "dq.build": ("构建记录", "Build record"),
+    "dq.build_id": ("构建编号", "Build id"),
+    "dq.built_at": ("构建时间（UTC）", "Built at (UTC)"),
+    "dq.full_refresh": ("全量重建", "Full rebuild"),
+    "dq.yes": ("是", "yes"),
+    "dq.no": ("否", "no"),
+    "dq.rule": ("规则", "Rule"),
+    "dq.severity": ("级别", "Severity"),
+    "dq.status": ("结果", "Result"),
+    "dq.checks": ("检查次数", "Checks"),
+    "dq.failed": ("未通过或警告的规则", "Rules failed or warned"),
+    "dq.all_passed": (
+        "适用于当前状态的全部规则均已通过。",
+        "Every rule that applies to the state shown passed.",
+    ),
+    "dq.not_published": (
+        "尚未发布开放数据：发布检查不适用（“尚未发布”），不计为失败。",
+        "Nothing is published yet: the release checks do not apply (not yet published) and "
+        "do not count as failures.",
+    ),
+    "dq.release_stale": (
+        "发布检查的结果早于最新发布 {release}：请运行 subjectdb validate 重新检查。",
+        "The release checks predate the latest release {release}: run subjectdb validate.",
+    ),
+    "dq.rec.file": ("文件", "File"),
+    "dq.rec.extract": ("数据源", "Extract"),
+    "dq.rec.batch": ("批次", "Batch"),
+    "dq.rec.encoding": ("编码", "Encoding"),
+    "dq.rec.rows_read": ("读取行数", "Rows read"),
+    "dq.rec.rows_landed": ("入库行数", "Rows landed"),
+    "dq.rec.rows_quarantined": ("隔离行数", "Rows quarantined"),
+    "dq.rec.loaded_at": ("加载时间", "Loaded at"),
+    "dq.rec.lines": ("文件行数", "Lines"),
     "dq.definition": (
         "隔离行与对账来自加载与校验步骤，不含个人数据原文，仅显示计数。",
         "Quarantine and reconciliation come from the load and validation steps; "
@@ -376,6 +506,140 @@ STRINGS: dict[str, tuple[str, str]] = {
     "xv.enterprise_closed": ("提交时已注销或吊销", "Enterprise closed at submission"),
     "xv.enterprise_other_region": ("企业登记地不符", "Enterprise registered in another county"),
 }
+
+# data quality: stages, suites, extracts, rules and quarantine reasons (code → zh, en)
+DQ_LABELS: dict[str, dict[str, tuple[str, str]]] = {
+    "stage": {
+        "load": ("加载（结构）", "Load (structure)"),
+        "raw_suite": ("原始数据标准校验", "Raw-extract standards"),
+        "gate": ("发布闸门", "Publication gates"),
+        "error": ("运行错误", "Run error"),
+    },
+    "suite": {
+        "raw_cases": ("办件原始数据", "Approval cases (raw)"),
+        "raw_persons": ("人口原始数据", "Population register (raw)"),
+        "raw_enterprises": ("企业原始数据", "Enterprise register (raw)"),
+        "gate_subject_tables": ("主题表取值范围", "Subject tables: value ranges"),
+        "gate_personal_data": ("主题表不含个人信息", "Subject tables: no personal data"),
+        "gate_reconciliation": ("办件总数对账", "Case totals reconcile"),
+        "gate_open_data": ("开放数据发布", "Open-data release"),
+    },
+    "extract": {
+        "cases": ("办件", "Cases"),
+        "persons": ("人口", "Persons"),
+        "enterprises": ("企业", "Enterprises"),
+    },
+    "rule": {
+        "expect_applicant_to_be_born_by_submission": (
+            "申请人在提交日前已出生",
+            "Applicant born by the submission date",
+        ),
+        "expect_birth_date_and_sex_to_agree_with_resident_id": (
+            "出生日期与性别与身份证号一致",
+            "Birth date and sex agree with the resident ID",
+        ),
+        "expect_column_pair_values_a_to_be_greater_than_b": (
+            "日期或数值先后顺序正确",
+            "Dates or values in the right order",
+        ),
+        "expect_column_pair_values_to_be_equal": ("两处合计相等", "Two totals are equal"),
+        "expect_column_values_to_be_between": ("取值在合理范围内", "Values within range"),
+        "expect_column_values_to_be_county_region_codes": (
+            "地区为县级行政区划代码",
+            "Region is a county code",
+        ),
+        "expect_column_values_to_be_in_calendar": (
+            "日期在官方日历覆盖范围内",
+            "Date within the official calendar",
+        ),
+        "expect_column_values_to_be_in_gbt2260_region_codes": (
+            "行政区划代码符合 GB/T 2260",
+            "Region code in GB/T 2260",
+        ),
+        "expect_column_values_to_be_in_province": ("地区属于本省", "Region in the province"),
+        "expect_column_values_to_be_in_service_catalog": (
+            "事项在服务目录中",
+            "Item in the service catalogue",
+        ),
+        "expect_column_values_to_be_in_set": ("取值在规定代码集中", "Value in the code list"),
+        "expect_column_values_to_be_null": ("应为空的值为空", "Value empty where it must be"),
+        "expect_column_values_to_be_on_working_days": ("日期为工作日", "Date on a working day"),
+        "expect_column_values_to_be_valid_gb11643_resident_id": (
+            "身份证号校验位正确（GB 11643）",
+            "Valid resident ID (GB 11643)",
+        ),
+        "expect_column_values_to_be_valid_gb32100_credit_code": (
+            "统一社会信用代码校验位正确（GB 32100）",
+            "Valid credit code (GB 32100)",
+        ),
+        "expect_column_values_to_not_be_after_batch_cutoff": (
+            "日期不晚于批次截止日",
+            "Date not after the batch cut-off",
+        ),
+        "expect_column_values_to_not_be_null": ("必填值不为空", "Required value present"),
+        "expect_column_values_to_not_match_regex": (
+            "不含身份证号、手机号等个人信息",
+            "No resident ID, phone number or other personal data",
+        ),
+        "expect_column_values_to_not_start_a_spreadsheet_formula": (
+            "文本不以电子表格公式开头",
+            "Text does not start a spreadsheet formula",
+        ),
+        "expect_promised_days_to_match_service_catalog": (
+            "承诺时限与服务目录一致",
+            "Promised days match the catalogue",
+        ),
+        "expect_record_versions_to_be_unique_within_batch": (
+            "同一批次内记录版本不重复",
+            "Record versions unique within a batch",
+        ),
+        "expect_table_row_count_to_be_between": ("行数在合理范围内", "Row count within range"),
+        "release_exists": ("已有开放数据发布", "A release exists"),
+        "release_tables_exist": ("发布包含数据表", "The release holds tables"),
+        "suppression_status_column_exists": ("发布表带抑制状态列", "Tables carry a status"),
+        "suppressed_counts_keep_the_protection_range": (
+            "抑制单元格保持保护区间",
+            "Suppressed cells keep the protection range",
+        ),
+        # load-quarantine reasons (subjectdb.ingest.schema.REASONS)
+        "too_few_fields": ("字段数少于表头（行被截断）", "Fewer fields than the header"),
+        "too_many_fields": ("字段数多于表头（未加引号的分隔符）", "More fields than the header"),
+        "quote_error": ("引号不配对", "Unbalanced quote"),
+        "line_too_long": ("行过长", "Line too long"),
+        "field_too_long": ("字段值过长", "Value too long"),
+        "nul_byte": ("含二进制空字符", "Holds a NUL byte"),
+        "bad_timestamp": ("时间格式错误", "Not a timestamp"),
+        "bad_date": ("日期格式错误", "Not a date"),
+        "bad_integer": ("不是整数", "Not an integer"),
+        "bad_decimal": ("不是有效小数", "Not a decimal"),
+        "bad_identifier": ("编号格式不符合数据约定", "Identifier not in the contract's shape"),
+        "undecodable_text": ("文本编码无法解码", "Undecodable text"),
+    },
+    "status": {
+        "passed": ("通过", "passed"),
+        "failed": ("未通过", "failed"),
+        "warning": ("警告", "warning"),
+        "not checked": ("未检查", "not checked"),
+        "not_published": ("尚未发布（不适用）", "not yet published (does not apply)"),
+    },
+    "severity": {
+        "critical": ("严重", "critical"),
+        "warning": ("警告", "warning"),
+        "info": ("提示", "info"),
+    },
+}
+
+
+def dq_label(kind: str, code: object, lang: str = DEFAULT_LANG) -> str:
+    """The name of a data-quality code (stage, suite, extract, rule or reason, status) in
+    ``lang``; an unknown code reads as words in English, as "其他" + words in Chinese."""
+    text = str(code or "")
+    pair = DQ_LABELS.get(kind, {}).get(text)
+    if pair is not None:
+        return pair[1] if lang == "en" else pair[0]
+    words = text.replace("expect_", "").replace("_", " ").strip() or "—"
+    return words if lang == "en" else f"其他（{words}）"
+
 
 # the metrics' labels come from their one definition (dbt_project.yml vars.metrics)
 STRINGS.update({f"m.{m.name}": (m.label("zh"), m.label("en")) for m in metrics.metrics().values()})

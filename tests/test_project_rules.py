@@ -52,6 +52,7 @@ PSEUDONYMISED_IN_PUBLIC = {
     ("dash_applicant_ids", "applicant_key"): "the dashboard's key → number mapping",
     ("dash_applicant_ids", "applicant_seq"): "the dashboard's key → number mapping",
     ("dash_applicant_demand", "applicant_seq"): "the dashboard's exact distinct counts",
+    ("dash_service_performance", "applicant_seq"): "exact distinct applicants per item, department",
 }
 
 # Columns several models share, documented once in models/_docs.md; (model, column) pairs

@@ -708,6 +708,23 @@ def _dashboard_frames(path: Path) -> dict[str, pd.DataFrame]:
                 "select applicant_key, applicant_seq from w.marts.dash_applicant_ids"
             ).df(),
             "subj": con.sql("select * from w.marts.subj_applicant_demand").df(),
+            "perf": con.sql(
+                "select ids.applicant_key, p.* exclude (applicant_seq, _numbering_id) "
+                "from w.marts.dash_service_performance as p left join "
+                "w.marts.dash_applicant_ids as ids on ids.applicant_seq = p.applicant_seq"
+            ).df(),
+            "perf_subj": con.sql(
+                "select item_code, sum(cases) as cases, sum(completed_cases) as completed, "
+                "sum(on_time_cases) as on_time, sum(rated_cases) as rated, "
+                "sum(bad_review_cases) as bad from w.marts.subj_service_performance "
+                "group by all order by all"
+            ).df(),
+            "perf_sum": con.sql(
+                "select item_code, sum(cases) as cases, sum(completed_cases) as completed, "
+                "sum(on_time_cases) as on_time, sum(rated_cases) as rated, "
+                "sum(bad_review_cases) as bad from w.marts.dash_service_performance "
+                "group by all order by all"
+            ).df(),
         }
     finally:
         con.close()
@@ -740,6 +757,14 @@ def _assert_same_dashboard_tables(incremental_path: Path, full_path: Path) -> No
         subj[demand_cols],
         "dash_applicant_demand vs subj_applicant_demand",
     )
+    # the applicant-level performance table, decoded, equals a fresh build's, and its counts
+    # add up to subj_service_performance's
+    assert_same_table(inc["perf"], full["perf"], "marts.dash_service_performance (decoded)")
+    assert inc["perf"]["applicant_key"].notna().all(), "dash_service_performance: bad number"
+    for frames in (inc, full):
+        pd.testing.assert_frame_equal(
+            frames["perf_sum"], frames["perf_subj"], check_dtype=False, check_exact=True
+        )
     # append-only id tables: a superset of the fresh build's keys/codes, dense and unique
     for name, key, number, first in (
         ("ids", ["applicant_key"], "applicant_seq", 0),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 from pathlib import Path
 
@@ -326,6 +327,16 @@ def test_results_table_and_data_docs(hand: Paths) -> None:
     assert any("cases-batch-20240131" in p.name for p in pages)
     page = next(p for p in pages if "cases-batch-20240131" in p.name).read_text(encoding="utf-8")
     assert "values must be valid GB 11643-1999 resident IDs" in page  # the custom renderer
+    # Data Docs open offline: every script, stylesheet and image is a local file
+    from subjectdb.quality.offline_docs import remote_assets
+
+    for p in [hand.data_docs / "index.html", *pages]:
+        html = p.read_text(encoding="utf-8")
+        assert remote_assets(html) == [], p
+        for ref in re.findall(r"(?:src|href)=\"([^\"]*static/vendor/[^\"]+)\"", html):
+            assert (p.parent / ref).resolve().is_file(), (p, ref)
+    index = (hand.data_docs / "index.html").read_text(encoding="utf-8")
+    assert "static/vendor/jquery-3.7.1/jquery.min.js" in index
 
 
 def test_systematic_failure_fails_the_suite(tmp_path: Path) -> None:

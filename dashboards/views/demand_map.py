@@ -151,6 +151,29 @@ fig = px.choropleth_map(
     opacity=0.85,
     labels={metric: label, "ci": ctx.t("map.ci"), "name": ctx.t(f"d.{level}")},
 )
+if metric in STANDARDISED and not shown.empty:
+    sig = shown[(shown["ratio_ci_high"] < 1) | (shown["ratio_ci_low"] > 1)]
+    if not sig.empty:
+        # significant counties outlined: a transparent layer with a thick border
+        fig.add_trace(
+            go.Choroplethmap(
+                geojson=_subset(sig["code"]),
+                locations=sig["code"],
+                featureidkey="id",
+                z=[0] * len(sig),
+                colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(0,0,0,0)"]],
+                showscale=False,
+                marker_line_width=3,
+                marker_line_color="#111111",
+                customdata=sig[["code"]].to_numpy(),
+                hovertext=[
+                    f"{n}: {ctx.t('sig.low' if h < 1 else 'sig.high')}"
+                    for n, h in zip(sig["name"], sig["ratio_ci_high"], strict=True)
+                ],
+                hoverinfo="text",
+                name=ctx.t("d.significance"),
+            )
+        )
 if not hidden.empty:
     fig.add_trace(
         go.Choroplethmap(
@@ -198,7 +221,27 @@ def _drill() -> None:
         _drill_to((p.get("customdata") or [None])[0] or p.get("location"))
 
 
-dims = ("prefecture",) if level == "prefecture" else ("prefecture", "county")
+dims: tuple[str, ...] = ("prefecture",) if level == "prefecture" else ("prefecture", "county")
+if metric in STANDARDISED:
+    data["significance"] = [
+        "unknown" if s or pd.isna(lo) else ("low" if hi < 1 else "high" if lo > 1 else "none")
+        for s, lo, hi in zip(
+            data["suppressed"], data["ratio_ci_low"], data["ratio_ci_high"], strict=True
+        )
+    ]
+    dims = (*dims, "significance")
+
+    def _names(kind: str) -> str:
+        names = data.loc[data["significance"] == kind].sort_values("standardised_ratio")["name"]
+        return "、".join(names) if ctx.lang == "zh" else ", ".join(names)
+
+    notes.append(
+        ctx.t(
+            "sig.sentence",
+            low=_names("low") or ctx.t("sig.nobody"),
+            high=_names("high") or ctx.t("sig.nobody"),
+        )
+    )
 if level == "county" and "prefecture" not in data:
     data["prefecture"] = [regions.set_index("code")["prefecture_code"].get(c) for c in data["code"]]
 plot_data = data.rename(columns={"code": level})
@@ -234,12 +277,15 @@ e = ctx.q(
     (level,),
 ).data
 e = e.rename(columns={level: "code"})[["code", "cases", "online_share", "suppressed"]]
-mark = ctx.t("c.suppressed_value")
-e["elderly_cases"] = e["cases"].astype(object).where(~e["suppressed"], mark)
-e["elderly_online_share"] = e["online_share"].astype(object).where(~e["suppressed"], mark)
-rank = plot_data.merge(
-    e[["code", "elderly_cases", "elderly_online_share"]], left_on=level, right_on="code", how="left"
-).drop(columns="code")
+e = e.rename(
+    columns={
+        "cases": "elderly_cases",
+        "online_share": "elderly_online_share",
+        "suppressed": "elderly_suppressed",
+    }
+)
+rank = plot_data.merge(e, left_on=level, right_on="code", how="left").drop(columns="code")
+rank["elderly_suppressed"] = rank["elderly_suppressed"].fillna(True).astype(bool)
 rank = rank.sort_values(metric, ascending=True, na_position="last").reset_index(drop=True)
 
 
@@ -259,5 +305,9 @@ chart_block(
     [*measures, "elderly_cases", "elderly_online_share"],
     column=metric,
     show_table=True,
+    masks={
+        "elderly_cases": rank["elderly_suppressed"],
+        "elderly_online_share": rank["elderly_suppressed"],
+    },
     on_row_select=_drill_row,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -81,26 +82,48 @@ chart_block(
 )
 
 r = ctx.q("demand", f, ("age_group", "channel"))
+totals = ctx.q("demand", f, ("age_group",)).data.set_index("age_group")
 d = r.data[r.data["age_group"] != "NA"].copy()
-d = d.assign(
-    age=[lb.name("age_group", a) for a in d["age_group"]],
-    ch=[lb.name("channel", c) for c in d["channel"]],
-)
+# each channel's share of its age group's cases; the cases of suppressed channels are not
+# shown, but their total share is (the rest of the age group's cases): bars end at 100 %
+d["total"] = d["age_group"].map(totals["cases"])
+d["share"] = d["cases"] / d["total"]
+rest = []
+for age, g in d.groupby("age_group", sort=False):
+    total = g["total"].iloc[0]
+    hidden = g["suppressed"].any() and total == total
+    if hidden:
+        rest.append(
+            {"age_group": age, "ch": ctx.t("dd.suppressed_channels"), "share": 1 - g["share"].sum()}
+        )
+plot = d[~d["suppressed"] & d["share"].notna()].assign(
+    ch=lambda x: [lb.name("channel", c) for c in x["channel"]]
+)[["age_group", "ch", "share"]]
+plot = pd.concat([plot, pd.DataFrame(rest, columns=["age_group", "ch", "share"])])
+plot["age"] = [lb.name("age_group", a) for a in plot["age_group"]]
 fig = px.bar(
-    d,
+    plot,
     x="age",
-    y="cases",
+    y="share",
     color="ch",
     barmode="stack",
-    labels={"age": ctx.t("d.age_group"), "cases": ctx.t("m.cases"), "ch": ctx.t("d.channel")},
+    color_discrete_map={ctx.t("dd.suppressed_channels"): "#C9CED6"},
+    labels={
+        "age": ctx.t("d.age_group"),
+        "share": ctx.t("dd.channel_share"),
+        "ch": ctx.t("d.channel"),
+    },
 )
-fig.update_layout(barnorm="percent")
+fig.update_yaxes(tickformat=".0%", range=[0, 1])
 chart_block(
     ctx,
     "digital_channels",
     ctx.t("dd.channels"),
-    fig,
-    Result(d.drop(columns=["age", "ch"]), r.source, r.ignored),
+    fig if not plot.empty else None,
+    Result(d.drop(columns=["total"]), r.source, r.ignored),
     ("age_group", "channel"),
-    ("cases", "distinct_applicants"),
+    ("cases", "distinct_applicants", "share"),
+    column="online_share",
+    show_table=True,
+    notes=[ctx.t("dd.channel_note")],
 )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboards.common import chart_block, fmt_value, get_ctx, measure_kind, metric_help
+from dashboards.common import chart_block, fmt_value, get_ctx, metric_help
+from dashboards.support import measure_kind
 from subjectdb.serving import queries
 
 ctx = get_ctx()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import plotly.express as px
 import streamlit as st
 
-from dashboards.common import chart_block, fmt_value, get_ctx, measure_kind, metric_help
+from dashboards.common import chart_block, fmt_value, get_ctx, metric_help
+from dashboards.support import measure_kind
 from subjectdb.serving import queries
 from subjectdb.serving.queries import Result
 
@@ -57,33 +58,48 @@ chart_block(
 )
 
 MEASURES = list(queries.PERF_MEASURES)
-sort_by = st.selectbox(
+c1, c2 = st.columns([2, 1])
+sort_by = c1.selectbox(
     ctx.t("pf.sort_by"), MEASURES, index=2, key="pf_sort", format_func=lambda m: ctx.t(f"m.{m}")
 )
-for by, title in (("item", "pf.league_items"), ("department", "pf.league_depts")):
+order = c2.radio(
+    ctx.t("pf.order"),
+    ["desc", "asc"],
+    key="pf_order",
+    horizontal=True,
+    format_func=lambda o: ctx.t(f"pf.order_{o}"),
+)
+ascending = order == "asc"
+LEAGUES = [("item", "pf.league_items"), ("department", "pf.league_depts")]
+if "item_department" in queries.PERF_GROUPS:
+    LEAGUES.append(("item_department", "pf.league_item_depts"))
+for by, title in LEAGUES:
     r = ctx.q("performance_by", f, by)
-    d = r.data.sort_values(sort_by, ascending=False, na_position="last").reset_index(drop=True)
-    top = d[~d["suppressed"]].head(20)
-    top = top.assign(name=[ctx.labels.name(by, c) for c in top[by]])
+    dims = ("item", "department") if by == "item_department" else (by,)
+    d = r.data.sort_values(sort_by, ascending=ascending, na_position="last").reset_index(drop=True)
+    top = d[~d["suppressed"] & d[sort_by].notna()].head(20)
+    top = top.assign(
+        name=[" · ".join(ctx.labels.name(x, row[x]) for x in dims) for _, row in top.iterrows()]
+    )
     fig = px.bar(
         top.iloc[::-1],
         x=sort_by,
         y="name",
         orientation="h",
-        labels={sort_by: ctx.t(f"m.{sort_by}"), "name": ctx.t(f"d.{by}")},
+        labels={sort_by: ctx.t(f"m.{sort_by}"), "name": " · ".join(ctx.t(f"d.{x}") for x in dims)},
     )
     if measure_kind(sort_by) == "share":
-        fig.update_xaxes(tickformat=".0%")
+        fig.update_xaxes(tickformat=".0%", range=[0, 1])
     fig.update_layout(height=max(300, 24 * len(top)))
     chart_block(
         ctx,
         f"performance_league_{by}",
-        ctx.t(title),
+        ctx.t(title, order=ctx.t(f"pf.order_{order}"), measure=ctx.t(f"m.{sort_by}")),
         fig,
         Result(d, r.source, r.ignored),
-        (by,),
+        dims,
         MEASURES,
         column=sort_by,
-        notes=[ctx.t("pf.lower_bound")],
         show_table=True,
+        empty=None if not top.empty else ctx.t("c.nothing_to_plot"),
     )

@@ -40,7 +40,8 @@ chart_block(
     type(r)(base, r.source, r.ignored),
     ("category", "theme", "item"),
     ("cases", "previous_cases", "growth"),
-    notes=[ctx.t("pf.lower_bound")],
+    show_table=True,
+    empty=None if not shown.empty else ctx.t("c.nothing_to_plot"),
 )
 
 n = st.slider(ctx.t("svc.top_n"), 5, 50, 15, key="svc_top_n")
@@ -61,6 +62,7 @@ chart_block(
     type(r)(top.drop(columns=["category_name", "theme_name", "item_name"]), r.source, r.ignored),
     ("item", "theme", "category"),
     ("cases", "previous_cases", "growth"),
+    empty=None if not top.empty else ctx.t("c.nothing_to_plot"),
 )
 
 g = shown[shown["growth"].notna()].nlargest(n, "cases").sort_values("growth")
@@ -81,4 +83,5 @@ chart_block(
     type(r)(g.drop(columns=["category_name", "theme_name", "item_name"]), r.source, r.ignored),
     ("item",),
     ("cases", "previous_cases", "growth"),
+    empty=None if not g.empty else ctx.t("c.nothing_to_plot"),
 )

@@ -40,6 +40,56 @@ chart_block(
     ("cases", "distinct_applicants", "rate_per_1000", "online_share"),
 )
 
+# the planners' monthly indicators: online share (demand) and performance by month
+p = ctx.q("performance_by", f, "month")
+perf = p.data.sort_values("month")
+monthly = df[["month", "online_share", "suppressed"]].rename(columns={"suppressed": "d_supp"})
+both_m = monthly.merge(perf, on="month", how="outer").sort_values("month")
+INDICATORS = [
+    ("online_share", "d_supp"),
+    ("on_time_rate", "suppressed"),
+    ("satisfaction_rate", "suppressed"),
+    ("bad_review_rate", "suppressed"),
+    ("zero_visit_rate", "suppressed"),
+    ("max_one_visit_rate", "suppressed"),
+]
+fig = make_subplots(
+    rows=2,
+    cols=3,
+    subplot_titles=[ctx.t(f"m.{m}") for m, _ in INDICATORS],
+    shared_xaxes=True,
+    vertical_spacing=0.14,
+)
+for i, (m, flag) in enumerate(INDICATORS):
+    part = both_m[~both_m[flag].fillna(True).astype(bool) & both_m[m].notna()]
+    fig.add_trace(
+        go.Scatter(
+            x=part["month"],
+            y=part[m],
+            mode="lines+markers",
+            name=ctx.t(f"m.{m}"),
+            hovertemplate="%{x|%Y-%m}: %{y:.1%}<extra></extra>",
+        ),
+        row=i // 3 + 1,
+        col=i % 3 + 1,
+    )
+fig.update_yaxes(tickformat=".0%", range=[0, 1.05])
+fig.update_layout(height=560, showlegend=False)
+masks = {m: both_m[flag].fillna(True).astype(bool) for m, flag in INDICATORS}
+chart_block(
+    ctx,
+    "trends_indicators",
+    ctx.t("tr.indicators"),
+    fig if not both_m.empty else None,
+    Result(both_m.drop(columns=["d_supp"]), p.source, tuple(set(r.ignored) | set(p.ignored))),
+    ("month",),
+    [m for m, _ in INDICATORS],
+    column="online_share",
+    show_table=True,
+    masks=masks,
+    notes=[ctx.t("tr.indicators_note")],
+)
+
 # year on year: the same months one year earlier
 prev = ctx.q("demand", f.shifted(-12), ("month",)).data.copy()
 cur = df.copy()

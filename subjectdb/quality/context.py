@@ -55,6 +55,7 @@ class GX:
         self._suites: dict[str, Any] = {}
         self._synced: dict[str, str] = {}
         self.collected: list[tuple[Any, str, str]] | None = None
+        self.docs = paths.data_docs if paths is not None else None
         with quiet():
             if paths is None:
                 self.context = gx.get_context(mode="ephemeral")
@@ -152,6 +153,11 @@ class GX:
                 site_names=["subjectdb"],
                 resource_identifiers=[*self._stored_suites, *self._stored],  # type: ignore[list-item]
             )
+        if self.docs is not None:
+            # the pages' CDN assets replaced by vendored copies: Data Docs open offline
+            from subjectdb.quality.offline_docs import make_offline
+
+            make_offline(self.docs)
 
 
 def run_identifier(run_name: str, run_time: dt.datetime) -> Any:

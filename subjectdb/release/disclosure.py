@@ -3,8 +3,10 @@
 The protection standard (docs/opendata.md, "Disclosure control"):
 
 * **Primary** — a count built from fewer than ``threshold`` distinct applicants (never below
-  :data:`MIN_THRESHOLD`), or under :data:`MIN_COUNT` itself, is suppressed; the dashboard applies
-  the applicant rule through :func:`primary_suppressed`.
+  :data:`MIN_THRESHOLD`), or under :data:`MIN_COUNT` itself, is suppressed
+  (:func:`cell_suppressed`: publish and the dashboard call this one function on exact counts);
+  a count beside a cell (completed, rated cases) under :data:`MIN_COUNT` is withheld
+  (:func:`small_count`).
 * **Small population** — a rate whose population (denominator) is under
   :data:`MIN_RATE_POPULATION` is withheld (:func:`rate_withheld`).
 * **Secondary** — no suppressed count may be narrowed by the other published numbers to an
@@ -125,9 +127,46 @@ def primary_suppressed(
 
 
 def rate_withheld(population: int | float | None | npt.ArrayLike) -> bool | npt.NDArray[np.bool_]:
-    """True where a rate must be withheld: its population is missing or under 100."""
+    """True where a rate must be withheld: its population is missing or under 100.
+
+    The population is the rate's denominator: residents (demand rates), enterprises, cases
+    (visit rates, online share), completed cases (on-time rate, processing-time quantiles) or
+    rated cases (satisfaction, bad-review rate).
+    """
     values = np.asarray(population, dtype="float64")
     result = ~(values >= MIN_RATE_POPULATION)
+    if result.ndim == 0:
+        return bool(result)
+    return result
+
+
+def small_count(count: int | float | None | npt.ArrayLike) -> bool | npt.NDArray[np.bool_]:
+    """True where a count beside a published cell must be withheld: positive but under
+    :data:`MIN_COUNT` (a zero says nothing about anyone; a missing count is not small)."""
+    values = np.asarray(count, dtype="float64")
+    result = (values > 0) & (values < MIN_COUNT)
+    if result.ndim == 0:
+        return bool(result)
+    return result
+
+
+def cell_suppressed(
+    distinct_applicants: int | float | None | npt.ArrayLike,
+    count: int | float | None | npt.ArrayLike = None,
+    threshold: int = DEFAULT_THRESHOLD,
+) -> bool | npt.NDArray[np.bool_]:
+    """The one primary rule of a cell, for the release and the dashboard alike.
+
+    A cell is suppressed when fewer than ``threshold`` distinct applicants (persons,
+    enterprises) are behind it (:func:`primary_suppressed`: a missing count is suppressed) or,
+    when ``count`` (the cell's published count) is given, that count is under
+    :data:`MIN_COUNT`. The distinct applicants must be *exact* (or a lower bound: that
+    suppresses more, never less). Scalars or arrays; the result broadcasts.
+    """
+    result = np.asarray(primary_suppressed(distinct_applicants, threshold), dtype=bool)
+    if count is not None:
+        values = np.asarray(count, dtype="float64")
+        result = result | ~(values >= MIN_COUNT)
     if result.ndim == 0:
         return bool(result)
     return result

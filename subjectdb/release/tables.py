@@ -71,8 +71,11 @@ class _Builder:
         vals = df[value].to_numpy(dtype="float64")
         # primary: too few distinct applicants (persons, enterprises), or a count under 10
         prim = np.asarray(
-            disclosure.primary_suppressed(df[applicants].to_numpy(dtype="float64"), self.threshold)
-        ) | (vals < disclosure.MIN_COUNT)
+            disclosure.cell_suppressed(
+                df[applicants].to_numpy(dtype="float64"), vals, self.threshold
+            ),
+            dtype=bool,
+        )
         start = len(self.values)
         self.values.extend(vals.tolist())
         self.primary.extend(prim.tolist())
@@ -369,10 +372,9 @@ def _demand_statuses(
     demand["rate_status"] = _first(
         [
             (inputs != "", inputs),
-            (demand["_pop"].isna() | (demand["_pop"] < disclosure.MIN_RATE_POPULATION),
-             disclosure.SMALL_POPULATION),
+            (disclosure.rate_withheld(demand["_pop"].to_numpy()), disclosure.SMALL_POPULATION),
         ]
-    )  # fmt: skip
+    )
     demand = demand.merge(labels["region"], on="region_code", how="left")
     return demand.merge(labels["theme"], on="theme_code", how="left")
 
@@ -391,10 +393,12 @@ def _enterprise_statuses(
     enterprise["rate_status"] = _first(
         [
             (inputs != "", inputs),
-            (enterprise["active_enterprises"] < disclosure.MIN_RATE_POPULATION,
-             disclosure.SMALL_POPULATION),
+            (
+                disclosure.rate_withheld(enterprise["active_enterprises"].fillna(0).to_numpy()),
+                disclosure.SMALL_POPULATION,
+            ),
         ]
-    )  # fmt: skip
+    )
     enterprise = enterprise.merge(labels["region"], on="region_code", how="left")
     return enterprise.merge(labels["industry"], on="industry_section", how="left")
 
@@ -409,7 +413,7 @@ def _divide_statuses(divide: pd.DataFrame, protection: disclosure.Protection) ->
     divide["online_share_status"] = _first(
         [
             (inputs != "", inputs),
-            (divide["cases"] < disclosure.MIN_RATE_POPULATION, disclosure.SMALL_POPULATION),
+            (disclosure.rate_withheld(divide["cases"].to_numpy()), disclosure.SMALL_POPULATION),
         ]
     )
     return divide
@@ -422,8 +426,6 @@ def _performance_statuses(
     (``suppressed``), a rate or quantile on fewer than 100 cases (ratings) is withheld
     (``small_population``), and everything goes with the item's cases when those are
     suppressed."""
-    small = disclosure.MIN_RATE_POPULATION
-    floor = disclosure.MIN_COUNT
     performance["status"] = _status_of(protection, performance["_c"])
     case_status = performance["status"].to_numpy(dtype=object)
     hidden = case_status != ""
@@ -433,15 +435,15 @@ def _performance_statuses(
     ):
         n = performance[count].fillna(0).to_numpy(dtype="float64")
         performance[count_status] = _first(
-            [(hidden, case_status), ((n > 0) & (n < floor), disclosure.SUPPRESSED)]
+            [(hidden, case_status), (disclosure.small_count(n), disclosure.SUPPRESSED)]
         )
         own = performance[count_status].to_numpy(dtype=object)
         performance[stat_status] = _first(
-            [(own != "", own), (n < small, disclosure.SMALL_POPULATION)]
+            [(own != "", own), (disclosure.rate_withheld(n), disclosure.SMALL_POPULATION)]
         )
     cases = performance["cases"].fillna(0).to_numpy(dtype="float64")
     performance["visit_status"] = _first(
-        [(hidden, case_status), (cases < small, disclosure.SMALL_POPULATION)]
+        [(hidden, case_status), (disclosure.rate_withheld(cases), disclosure.SMALL_POPULATION)]
     )
     return performance
 
@@ -491,7 +493,10 @@ def _standardised_statuses(
         how="left",
     )
     small_stratum = (
-        (strata_all["population"].fillna(0) < disclosure.MIN_RATE_POPULATION)
+        pd.Series(
+            disclosure.rate_withheld(strata_all["population"].fillna(0).to_numpy()),
+            index=strata_all.index,
+        )
         .groupby([strata_all["year"], strata_all["region_code"]])
         .any()
     )
@@ -512,7 +517,7 @@ def _standardised_statuses(
     strata_small = np.array([bool(small_stratum.get(k, True)) for k in k2])
     pp_hidden = np.array([bool(prov_pop_hidden.get(y, False)) for y in std["year"]])
     r_hidden = np.array([bool(rate_hidden.get(k, False)) for k in kt])
-    small = std["population"].fillna(0).to_numpy() < disclosure.MIN_RATE_POPULATION
+    small = np.asarray(disclosure.rate_withheld(std["population"].fillna(0).to_numpy()))
     suppressed = disclosure.SUPPRESSED
     std["status"] = _first(
         [

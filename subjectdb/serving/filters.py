@@ -26,12 +26,50 @@ def month_span(a: date, b: date) -> int:
     return (b.year - a.year) * 12 + b.month - a.month + 1
 
 
-FILTER_DIMS = ("period", "region", "age_group", "category", "theme", "applicant_type", "channel")
+FILTER_DIMS = (
+    "period",
+    "region",
+    "age_group",
+    "sex",
+    "urban_rural",
+    "category",
+    "theme",
+    "applicant_type",
+    "channel",
+    "industry",
+)
+
+FILTER_FIELDS = {
+    "age_group": "age_groups",
+    "sex": "sexes",
+    "urban_rural": "urban_rural",
+    "category": "categories",
+    "theme": "themes",
+    "applicant_type": "applicant_types",
+    "channel": "channels",
+    "industry": "industries",
+}
+"""Filter dimension → the :class:`Filters` field holding its codes (a tuple)."""
+
+SEXES = ("male", "female")
+"""The codes of the sex filter (``ref_person_enums``); legal persons have none (``NA``)."""
+URBAN_RURAL = ("urban", "rural")
+"""The codes of the urban/rural filter (the county's class in ``ref_regions``)."""
 
 
 @dataclass(frozen=True)
 class Filters:
-    """The dashboard's global filters. Empty tuples mean "all"."""
+    """The dashboard's global filters. Empty tuples mean "all".
+
+    Every field is a plain value or a tuple of codes, so a URL can carry it as is:
+    ``region`` a GB/T 2260 code (county, prefecture or province), ``age_groups`` planning age
+    group codes (``60-74`` …), ``sexes`` ``male`` / ``female``, ``urban_rural`` ``urban`` /
+    ``rural``, ``categories`` / ``themes`` catalog codes, ``applicant_types`` ``person`` /
+    ``enterprise``, ``channels`` channel codes, ``industries`` GB/T 4754 sections (``C`` …,
+    legal persons only). A sex filter keeps natural persons only (legal persons have no sex)
+    and applies to the denominators as well (residents of that sex); an industry filter keeps
+    legal persons only; the urban/rural filter restricts counties and their residents.
+    """
 
     month_from: date
     month_to: date
@@ -41,6 +79,9 @@ class Filters:
     themes: tuple[str, ...] = ()
     applicant_types: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    sexes: tuple[str, ...] = ()
+    urban_rural: tuple[str, ...] = ()
+    industries: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "month_from", self.month_from.replace(day=1))
@@ -79,14 +120,8 @@ class Filters:
         out = []
         if self.region:
             out.append("region")
-        for name, values in (
-            ("age_group", self.age_groups),
-            ("category", self.categories),
-            ("theme", self.themes),
-            ("applicant_type", self.applicant_types),
-            ("channel", self.channels),
-        ):
-            if values:
+        for name, field in FILTER_FIELDS.items():
+            if getattr(self, field):
                 out.append(name)
         return tuple(out)
 

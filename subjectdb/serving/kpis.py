@@ -28,12 +28,7 @@ def kpis(wh: Warehouse, f: Filters) -> Result:
     ignored: tuple[str, ...] = ()
     for label, ff in (("current", f), ("previous", f.previous())):
         d = demand(wh, ff).data
-        # performance has no age group or channel: without those filters the demand query
-        # already counted the same applicants (one distinct count instead of two)
-        same = not ff.age_groups and not ff.channels and len(d)
-        pr = performance_summary(
-            wh, ff, applicants=int(d["distinct_applicants"].fillna(0).iloc[0]) if same else None
-        )
+        pr = performance_summary(wh, ff)
         p = pr.data
         ignored = ignored or pr.ignored
         rec: dict[str, Any] = {
