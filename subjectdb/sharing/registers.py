@@ -278,11 +278,11 @@ def load_registers(path: Path, db: str = "wh") -> Registers:
 
     started = time.perf_counter()
     ident = file_id(path)
-    config = {"threads": 2, "memory_limit": duckdb_memory_limit(), "enable_progress_bar": False}
-    con = duckdb.connect(":memory:", config=config)
+    con = duckdb.connect(":memory:", config={"threads": 2, "memory_limit": duckdb_memory_limit()})
     try:
         quoted = str(path).replace("'", "''")
         con.execute(f"ATTACH '{quoted}' AS {db} (READ_ONLY)")
+        con.execute("set enable_progress_bar = false")
         lock_down(con)
         fill = {
             "db": db,
