@@ -11,6 +11,13 @@ other threads and processes never interleave — writes the whole line (after a 
 a crash left the last line torn, so the torn line stays alone), ``fsync``s it and releases
 the lock. Nothing ever rewrites, truncates or reorders the file.
 
+**Group commit.** A busy writer (the sharing API: every request is audited before it is
+answered) uses :class:`GroupCommit`: a request hands its record to the log's writer thread and
+waits; the thread writes every record waiting at that moment with one ``write`` and one
+``fsync`` under the same lock, then releases all their waiters. Each record is still on disk
+before its request is answered, but concurrent requests share one ``fsync`` (a group) instead
+of queueing for one each.
+
 **Reading.** :func:`read_audit` reads one or more logs, skips lines that are not JSON objects
 (a torn last line after a crash), filters by time (``since``/``until``, inclusive/exclusive,
 any ISO 8601 time or a date), user, event and session, and returns the records oldest first
@@ -25,8 +32,10 @@ import contextlib
 import datetime as dt
 import json
 import os
+import queue
 import threading
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -58,14 +67,24 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _entry(record: Mapping[str, Any]) -> tuple[dict[str, Any], bytes]:
+    entry = {TIME: now(), **_jsonable(dict(record))}
+    return entry, (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+
+
 def append(path: Path, record: Mapping[str, Any]) -> dict[str, Any]:
     """Append ``record`` as one line to the log at ``path``; returns what was written.
 
     ``time`` is set to now unless the record has it; dates, tuples and paths become JSON.
     The line is written whole, under an exclusive lock, and flushed to disk before returning.
     """
-    entry = {TIME: now(), **_jsonable(dict(record))}
-    line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+    entry, line = _entry(record)
+    _write_lines(path, line)
+    return entry
+
+
+def _write_lines(path: Path, line: bytes) -> None:
+    """Write ``line`` (one or more whole lines) at the end of ``path``, locked, then fsync."""
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     with _LOCK:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
@@ -84,7 +103,66 @@ def append(path: Path, record: Mapping[str, Any]) -> dict[str, Any]:
                 with contextlib.suppress(OSError):
                     fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
-    return entry
+
+
+class GroupCommit:
+    """A log's writer thread: records submitted while a group is being written wait for the
+    next group, which is written with one ``write`` and one ``fsync`` (module docstring).
+
+    :meth:`submit` returns a :class:`concurrent.futures.Future` done (with the written entry)
+    once the record is on disk, or failed with the write's error; :meth:`write` waits for it.
+    One instance per log file and process (:func:`group_commit`).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._queue: queue.SimpleQueue[tuple[bytes, dict[str, Any], Future]] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"audit {path.name}", daemon=True)
+        self._thread.start()
+        self.groups = 0  # groups written (one fsync each), for tests and benchmarks
+
+    def submit(self, record: Mapping[str, Any]) -> Future:
+        """Queue ``record``; the future's result is the entry written (with its ``time``)."""
+        entry, line = _entry(record)
+        done: Future = Future()
+        self._queue.put((line, entry, done))
+        return done
+
+    def write(self, record: Mapping[str, Any], timeout: float | None = 60) -> dict[str, Any]:
+        """Append ``record`` and return once it is on disk (as :func:`append`)."""
+        return self.submit(record).result(timeout)
+
+    def _run(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while True:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                _write_lines(self.path, b"".join(line for line, _, _ in group))
+            except BaseException as exc:  # noqa: BLE001 - handed to every waiter
+                for _, _, done in group:
+                    done.set_exception(exc)
+                continue
+            self.groups += 1
+            for _, entry, done in group:
+                done.set_result(entry)
+
+
+_WRITERS: dict[tuple[int, Path], GroupCommit] = {}
+_WRITERS_LOCK = threading.Lock()
+
+
+def group_commit(path: Path) -> GroupCommit:
+    """The process's group-commit writer of the log at ``path`` (created on first use)."""
+    key = (os.getpid(), Path(path).absolute())
+    with _WRITERS_LOCK:
+        writer = _WRITERS.get(key)
+        if writer is None:
+            writer = _WRITERS[key] = GroupCommit(Path(path))
+    return writer
 
 
 def records(path: Path) -> Iterator[dict[str, Any]]:

@@ -359,14 +359,25 @@ def demo(
 def api(
     port: Annotated[int, typer.Option(help="Port on localhost.")] = 8600,
     host: Annotated[str, typer.Option(help="Interface (localhost by default).")] = "127.0.0.1",
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (each follows the swap by itself).")
+    ] = 1,
+    rate: Annotated[
+        float, typer.Option(min=0.001, help="Requests a second per client (all workers).")
+    ] = 20.0,
+    burst: Annotated[int, typer.Option(min=1, help="Burst of requests per client.")] = 40,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the read-only sharing API for other departments (OpenAPI at /docs)."""
     paths = _existing(data_dir, warehouse=True)
+    from subjectdb.sharing.api import Settings
     from subjectdb.sharing.api import serve as serve_api
 
-    console.print(f"sharing API on [bold]http://{host}:{port}[/] (OpenAPI: /docs)")
-    serve_api(paths, host=host, port=port)
+    console.print(
+        f"sharing API on [bold]http://{host}:{port}[/] (OpenAPI: /docs), {workers} worker(s)"
+    )
+    settings = Settings(rate_per_second=rate, burst=burst)
+    serve_api(paths, host=host, port=port, workers=workers, settings=settings)
 
 
 api_key_app = typer.Typer(help="Department API keys of the sharing API (stored hashed).")
@@ -477,8 +488,14 @@ def catalogue(
         typer.echo(text, nl=False)
 
 
+AUDIT_LOGS = ("api", "dashboard", "all")
+
+
 @app.command()
 def audit(
+    log: Annotated[
+        str, typer.Option("--log", help="api (sharing API) | dashboard | all (both, merged).")
+    ] = "api",
     department: Annotated[str | None, typer.Option(help="Only this department.")] = None,
     resource: Annotated[str | None, typer.Option(help="Only this resource.")] = None,
     status: Annotated[int | None, typer.Option(help="Only this HTTP status.")] = None,
@@ -490,33 +507,71 @@ def audit(
     ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Query the sharing API's access audit (every call, newest first)."""
+    """Query the access audit (数据访问审计), newest first: the sharing API's calls, the
+    dashboard's views and downloads, or both."""
     import json
 
-    from subjectdb.sharing import AuditLog, SharingPaths, query_audit
+    from subjectdb import audit as audit_leaf
+    from subjectdb.sharing import SharingPaths
 
-    log = AuditLog(SharingPaths(get_paths(data_dir)).audit)
-    records = query_audit(
-        log,
-        department=department,
-        resource=resource,
-        status=status,
-        since=since,
-        errors_only=errors,
-        limit=limit,
-    )
+    if log not in AUDIT_LOGS:
+        _fail(f"unknown log {log!r}: use {', '.join(AUDIT_LOGS)}")
+    paths = get_paths(data_dir)
+    files = []
+    if log in ("api", "all"):
+        files.append(SharingPaths(paths).audit)
+    if log in ("dashboard", "all"):
+        files.append(paths.audit_log)
+    try:
+        found = audit_leaf.read_audit(files, since=since)
+    except ValueError as exc:
+        _fail(f"--since {since!r}: {exc}")
+    records = []
+    for r in reversed(found):
+        status_ = r.get("status")
+        if department is not None and department not in (r.get("department"), r.get("user")):
+            continue
+        if resource is not None and r.get("resource") != resource:
+            continue
+        if status is not None and status_ != status:
+            continue
+        failed = (isinstance(status_, int) and status_ >= 400) or (
+            isinstance(status_, str) and status_ != "ok"
+        )
+        if errors and not failed:
+            continue
+        records.append(r)
+        if len(records) >= limit:
+            break
     if json_out:
         for r in records:
             typer.echo(json.dumps(r, ensure_ascii=False))
         return
     from rich.table import Table
 
-    cols = ("time", "department", "client_address", "method", "path", "resource", "status", "rows")
-    table = Table(title=f"API audit {log.path} ({len(records)} shown)")
+    def cell(r: dict, *names: str) -> str:
+        for n in names:
+            if r.get(n) is not None:
+                return str(r[n])
+        return ""
+
+    cols = {
+        "time": ("time",),
+        "log": ("source",),
+        "who": ("department", "user"),
+        "address": ("client_address", "address"),
+        "what": ("path", "event"),
+        "resource": ("resource", "page"),
+        "status": ("status",),
+        "rows": ("rows",),
+        "pid": ("pid",),
+    }
+    names = ", ".join(str(f) for f in files)
+    table = Table(title=f"audit {names} ({len(records)} shown)")
     for col in cols:
         table.add_column(col, overflow="fold")
     for r in records:
-        table.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in cols))
+        table.add_row(*(cell(r, *fields) for fields in cols.values()))
     Console().print(table)
 
 

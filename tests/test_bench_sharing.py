@@ -19,7 +19,7 @@ def test_sharing_stage_is_chosen_only_when_asked_and_brings_publish() -> None:
     chosen = _selected(["sharing"])
     assert chosen[-1] == "sharing_api" and "publish" in chosen
     assert _selected(["sharing_api"]) == chosen
-    assert bench.SHARING_LOAD == {"clients": 20, "seconds": 60.0}
+    assert bench.SHARING_LOAD == {"clients": 20, "seconds": 60.0, "workers": 2}
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +32,20 @@ def released(built: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
 
 
 def test_sharing_stage_measures_an_audited_load(released: Paths) -> None:
-    spec = {"data_dir": str(released.root), "size": "smoke", "clients": 3, "seconds": 3}
+    spec = {
+        "data_dir": str(released.root),
+        "size": "smoke",
+        "clients": 3,
+        "seconds": 3,
+        "workers": 1,  # two workers: tests/test_sharing_scale.py
+    }
     out = bench.run_stage("sharing_api", spec)
     load = out["extra"]
     assert out["rows"] == load["requests"] > 0
     assert out["seconds"] >= load["seconds"] >= 3
-    assert load["clients"] == 3 and load["errors"] == {}
+    assert load["clients"] == 3 and load["workers"] == 1 and load["errors"] == {}
+    assert len(load["load_average_before"]) == len(load["load_average_after"]) == 3
+    assert sum(load["audited_by_worker"].values()) == load["audited"]
     assert load["every_request_audited"] and load["audited"] == load["requests"]
     assert set(load["kinds"]) <= {"catalogue", "aggregate", "verify_10k"}
     assert "aggregate" in load["kinds"]
@@ -58,6 +66,7 @@ def test_sharing_stage_measures_an_audited_load(released: Paths) -> None:
 
     table = bench.render_table({**result, "environment": {}, "recorded_at": "now"})
     assert f"{load['requests']:,} requests" in table and "| sharing API request |" in table
+    assert "against 1 API worker," in table and "load average" in table
     assert "filtered aggregate (GET /v1/resources/" in table
 
 

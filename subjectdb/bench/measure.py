@@ -52,7 +52,13 @@ def run_in_subprocess(stage: str, spec: dict[str, Any]) -> StageRun:
     """Run one stage in a fresh interpreter and read back its measurement."""
     cmd = [sys.executable, "-m", "subjectdb.bench", "--stage", stage, json.dumps(spec)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=PROJECT_DIR, env=os.environ)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    # the stage prints its measurement as the last JSON line; a library may have printed text
+    # without a line break before it (pyspark, imported by GX, prints a notice), so look for it
+    lines = [
+        line[line.index('{"seconds"') :]
+        for line in proc.stdout.splitlines()
+        if '{"seconds"' in line
+    ]
     if proc.returncode != 0 or not lines:
         tail = "\n".join((proc.stdout + "\n" + proc.stderr).strip().splitlines()[-40:])
         raise BenchmarkError(f"benchmark stage {stage} failed (exit {proc.returncode}):\n{tail}")

@@ -97,9 +97,21 @@ def render_table(result: dict[str, Any]) -> str:
         errors = sum(load.get("errors", {}).values())
         lines += [
             "",
-            f"Sharing API load: {load['clients']} clients for {load['seconds']:,.0f} s, "
-            f"{load['requests']:,} requests, {load['requests_per_second']:,} requests/s, "
-            f"{errors:,} errors, {load['audited']:,} audited.",
+            f"Sharing API load: {load['clients']} clients for {load['seconds']:,.0f} s"
+            + (
+                f" against {load['workers']} API worker{'s' if load['workers'] != 1 else ''}"
+                if load.get("workers")
+                else ""
+            )
+            + f", {load['requests']:,} requests, {load['requests_per_second']:,} requests/s, "
+            f"{errors:,} errors, {load['audited']:,} audited"
+            + (
+                f"; load average {load['load_average_before'][0]:.1f} before, "
+                f"{load['load_average_after'][0]:.1f} after"
+                if load.get("load_average_before") and load.get("load_average_after")
+                else ""
+            )
+            + ".",
             "",
             "| sharing API request | requests | p50 ms | p95 ms | p99 ms |",
             "|---|---:|---:|---:|---:|",

@@ -55,10 +55,11 @@ OPTIONAL_GROUPS = {
 }
 NEEDS = {"sharing_api": ("publish",)}
 """Stages a chosen stage reads the output of (the API serves the open-data release)."""
-SHARING_LOAD = {"clients": 20, "seconds": 60.0}
+SHARING_LOAD = {"clients": 20, "seconds": 60.0, "workers": 2}
 """The sharing API load of issue 13: 20 concurrent clients on localhost for 60 s, mixing
-catalogue reads, filtered aggregates and 10,000-identifier verifications
-(:mod:`subjectdb.sharing.loadtest`); a stage spec's ``clients`` / ``seconds`` override it."""
+catalogue reads, filtered aggregates and 10,000-identifier verifications, against
+``subjectdb api --workers 2`` (:mod:`subjectdb.sharing.loadtest`); a stage spec's ``clients`` /
+``seconds`` / ``workers`` override it."""
 STAGE_LABELS = {
     "generate": "generate raw extracts",
     "floor_scan": "floor: DuckDB reads the same raw CSV as text, nothing else",

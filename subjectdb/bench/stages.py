@@ -291,7 +291,8 @@ def _sharing_api(spec: dict[str, Any]) -> Outcome:
     paths = stage_paths(spec)
     clients = int(spec.get("clients", SHARING_LOAD["clients"]))
     seconds = float(spec.get("seconds", SHARING_LOAD["seconds"]))
-    elapsed, result = clock(lambda: load(paths, clients=clients, seconds=seconds))
+    workers = int(spec.get("workers", SHARING_LOAD["workers"]))
+    elapsed, result = clock(lambda: load(paths, clients=clients, seconds=seconds, workers=workers))
     return Outcome(elapsed, int(result["requests"]), result)
 
 

@@ -2,24 +2,29 @@
 
 Every request — answered, refused or failed — is written to ``data/sharing/audit.jsonl`` with
 its client (department and key id, or none), client address, method and path, resource,
-filters, rows returned, status code and duration. Identifiers submitted for verification are
-never logged: only their count (and, for a single identifier, its keyed hash). Lines are
-appended under a process lock with one ``write`` of a whole line, so concurrent requests never
-interleave; the file is never rewritten. ``subjectdb audit`` reads it back (:func:`query_audit`).
+filters, rows returned, status code, duration and the process id of the API worker that
+answered it (``source: "api"``, ``pid``). Identifiers submitted for verification are never
+logged: only their count and keyed hashes (or, for a large batch, one digest of them).
+
+Written through the shared audit leaf (:mod:`subjectdb.audit`): whole lines under an
+exclusive ``flock`` (the workers of ``subjectdb api --workers N`` are separate processes), each
+on disk before its request is answered, with one ``fsync`` per group of concurrent requests
+(:class:`subjectdb.audit.GroupCommit`). The file is never rewritten. ``subjectdb audit`` and
+the dashboard read it back (:func:`query_audit`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-_LOCK = threading.Lock()
+from subjectdb import audit as leaf
+
+SOURCE = "api"
 
 
 @dataclass
@@ -27,31 +32,21 @@ class AuditLog:
     """Append-only JSON Lines log of API calls."""
 
     path: Path
-    _lock: threading.Lock = field(default_factory=lambda: _LOCK, repr=False)
+
+    def _record(self, record: dict[str, Any]) -> dict[str, Any]:
+        return {"source": SOURCE, "pid": os.getpid(), **record}
+
+    def submit(self, **record: Any) -> Future:
+        """Queue one record for the next group commit; the future is done once it is on disk."""
+        return leaf.group_commit(self.path).submit(self._record(record))
 
     def write(self, **record: Any) -> dict[str, Any]:
-        """Append one record (``time`` added in UTC); returns what was written."""
-        entry = {"time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"), **record}
-        line = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
-        return entry
+        """Append one record (``time`` added in UTC) and wait until it is on disk."""
+        return leaf.group_commit(self.path).write(self._record(record))
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record, oldest first (a torn last line, after a crash, is skipped)."""
-        if not self.path.is_file():
-            return
-        with self.path.open(encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError:
-                    continue
+        return leaf.records(self.path)
 
 
 def query_audit(

@@ -32,6 +32,8 @@ from subjectdb.sharing.keys import KeyStore
 from subjectdb.sharing.paths import SharingPaths
 
 MIX = (("catalogue", 0.3), ("aggregate", 0.6), ("verify_10k", 0.1))
+WORKERS = 2  # one per core of the benchmark machine
+RATE = 1000  # per-client limit during the load: it measures the service, not the limiter
 AGGREGATE = "demand_region_age_theme"
 DEPARTMENT = "浙江省公安局"  # granted resident-ID verification by the project's catalogue
 
@@ -71,23 +73,33 @@ def _filters(paths: Paths) -> list[dict[str, str]]:
     return [{"region_code": str(r.region_code), "year": str(r.year)} for r in pairs]
 
 
-def _wait_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+def _wait_up(url: str, proc: subprocess.Popen, workers: int, timeout: float = 600) -> None:
+    """Until ``workers`` distinct workers have answered ``/health`` (each answers only once its
+    registers and release tables are in memory)."""
     import httpx
 
+    seen: set[int] = set()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the API exited with {proc.returncode}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
+            r = httpx.get(f"{url}/health", timeout=2)
+            if r.status_code == 200:
+                seen.add(int(r.json().get("worker", 0)))
+                if len(seen) >= workers:
+                    return
         except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError("the API did not start")
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the API did not start {workers} worker(s) (saw {len(seen)})")
 
 
-def run(paths: Paths, clients: int = 20, seconds: float = 60, seed: int = 1) -> dict[str, Any]:
-    """Run the load against a fresh ``subjectdb api`` process; returns the figures."""
+def run(
+    paths: Paths, clients: int = 20, seconds: float = 60, seed: int = 1, workers: int = WORKERS
+) -> dict[str, Any]:
+    """Run the load against a fresh ``subjectdb api --workers N`` process; returns the figures
+    (with the machine's load average before and after: the figures mean little without it)."""
     import httpx
 
     store = KeyStore(SharingPaths(paths).keys)
@@ -99,12 +111,14 @@ def run(paths: Paths, clients: int = 20, seconds: float = 60, seed: int = 1) -> 
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "SUBJECTDB_DATA": str(paths.root)}
     cmd = [sys.executable, "-m", "subjectdb.cli", "api", "--port", str(port)]
+    cmd += ["--workers", str(workers), "--rate", str(RATE), "--burst", str(RATE)]
+    load_before = [round(x, 2) for x in os.getloadavg()]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     latencies: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, int] = defaultdict(int)
     lock = threading.Lock()
     try:
-        _wait_up(url, proc)
+        _wait_up(url, proc, workers)
         stop = time.monotonic() + seconds
 
         def client(i: int) -> None:
@@ -137,9 +151,17 @@ def run(paths: Paths, clients: int = 20, seconds: float = 60, seed: int = 1) -> 
         proc.terminate()
         proc.wait(timeout=30)
     sent = sum(len(v) for v in latencies.values())
-    audited = sum(1 for r in audit.records() if r.get("path") != "/health") - audited_before
+    new = [r for r in audit.records() if r.get("path") != "/health"][audited_before:]
+    by_worker: dict[str, int] = defaultdict(int)
+    for r in new:
+        by_worker[str(r.get("pid"))] += 1
+    audited = len(new)
     return {
         "clients": clients,
+        "workers": workers,
+        "load_average_before": load_before,
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
+        "audited_by_worker": dict(by_worker),
         "seconds": round(wall, 1),
         "requests": sent,
         "requests_per_second": round(sent / wall, 1),
@@ -163,9 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--workers", type=int, default=WORKERS)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
-    result = run(get_paths(args.data_dir), clients=args.clients, seconds=args.seconds)
+    result = run(
+        get_paths(args.data_dir), clients=args.clients, seconds=args.seconds, workers=args.workers
+    )
     text = json.dumps(result, indent=2, ensure_ascii=False)
     print(text)
     if args.out:

@@ -10,7 +10,8 @@ from subjectdb.config import Paths
 
 @dataclass(frozen=True)
 class SharingPaths:
-    """The sharing stage's files: API keys (hashed), the API audit log, feedback lists."""
+    """The sharing stage's files: API keys (hashed), the API audit log, rate-limit buckets,
+    feedback lists."""
 
     paths: Paths
 
@@ -25,6 +26,11 @@ class SharingPaths:
     @property
     def audit(self) -> Path:
         return self.root / "audit.jsonl"
+
+    @property
+    def ratelimit(self) -> Path:
+        """Rate-limit buckets, one small file per client (:mod:`subjectdb.sharing.limits`)."""
+        return self.root / "ratelimit"
 
     @property
     def feedback(self) -> Path:
