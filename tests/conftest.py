@@ -82,15 +82,34 @@ def built(loaded: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
 
 
 @pytest.fixture(scope="session")
-def published_sample(built: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
-    """The built sample published once more (read-only for tests: copy it to change it):
-    what the first ``subjectdb demo`` leaves, the Data Docs aside."""
+def _published(built: Paths, tmp_path_factory: pytest.TempPathFactory):
+    """The built sample published once as release 1.0.0, and the warehouse relations that
+    publish read (traced: tests/test_exposures.py checks the open-data exposures against them)."""
+    from tracing import traced_reads
+
     from subjectdb.release import publish
 
     paths = Paths(tmp_path_factory.mktemp("published") / "data")
     shutil.copytree(built.root, paths.root)
-    publish(paths)
-    return paths
+    with traced_reads() as seen:
+        release = publish(paths, version="1.0.0")
+    assert release.is_dir()
+    return paths, frozenset(seen)
+
+
+@pytest.fixture(scope="session")
+def published_sample(_published) -> Paths:
+    """The built sample published once as release 1.0.0 (read-only for tests: copy it to
+    change it): what the first ``subjectdb demo`` leaves, the Data Docs aside. Publishing the
+    sample costs a minute (the disclosure audit), so every test that needs a release of the
+    generated sample reads this one."""
+    return _published[0]
+
+
+@pytest.fixture(scope="session")
+def published_sample_reads(_published) -> frozenset[tuple[str, str]]:
+    """(schema, relation) of every statement the publish of :func:`published_sample` ran."""
+    return _published[1]
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ import logging
 import re
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -31,8 +30,8 @@ import yaml
 
 from dashboards.pages import PAGES
 from subjectdb.config import PROJECT_DIR, Paths
-from subjectdb.release import TABLES, publish
-from subjectdb.serving.connection import READS, relations
+from subjectdb.release import TABLES
+from subjectdb.serving.connection import READS
 
 EXPOSURES = PROJECT_DIR / "models" / "marts" / "subjects" / "_subjects__exposures.yml"
 APP = PROJECT_DIR / "dashboards" / "app.py"
@@ -57,7 +56,7 @@ def _exposures() -> dict[str, set[str]]:
 
 @pytest.fixture(scope="module")
 def data(built: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
-    """A private copy of the built data folder (pages audit, publish writes a release)."""
+    """A private copy of the built data folder (the pages write their access audit)."""
     dst = tmp_path_factory.mktemp("exposures") / "data"
     shutil.copytree(built.root, dst)
     return Paths(dst)
@@ -191,49 +190,10 @@ def test_dashboard_exposure_lists_what_its_page_reads(
 # --------------------------------------------------------------------------- open-data release
 
 
-class _TracedConnection:
-    """A DuckDB connection that records the warehouse relations of every statement it runs."""
-
-    def __init__(self, con: duckdb.DuckDBPyConnection, seen: set[tuple[str, str]]) -> None:
-        self._con, self._seen = con, seen
-
-    def execute(self, query: str, *args: Any, **kwargs: Any) -> _TracedConnection:
-        self._seen.update(relations(str(query)))
-        self._con.execute(query, *args, **kwargs)
-        return self
-
-    def sql(self, query: str, *args: Any, **kwargs: Any) -> Any:
-        self._seen.update(relations(str(query)))
-        return self._con.sql(query, *args, **kwargs)
-
-    query = sql
-
-    def cursor(self) -> _TracedConnection:
-        return _TracedConnection(self._con.cursor(), self._seen)
-
-    def __enter__(self) -> _TracedConnection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._con.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._con, name)
-
-
 @pytest.fixture(scope="module")
-def publish_reads(data: Paths) -> set[tuple[str, str]]:
-    seen: set[tuple[str, str]] = set()
-    real = duckdb.connect
-
-    def traced(*args: Any, **kwargs: Any) -> _TracedConnection:
-        return _TracedConnection(real(*args, **kwargs), seen)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(duckdb, "connect", traced)
-        release = publish(data, version="exposures-test", threshold=10)
-    assert Path(release).is_dir()
-    return seen
+def publish_reads(published_sample_reads: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The relations of every statement the session's publish of the sample ran (conftest)."""
+    return published_sample_reads
 
 
 def test_opendata_exposures_list_what_publish_reads(

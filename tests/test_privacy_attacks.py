@@ -533,13 +533,10 @@ def expected_cases_attack(
 
 
 @pytest.fixture(scope="module")
-def sample_release(built: Paths, tmp_path_factory: pytest.TempPathFactory) -> tuple[Paths, Path]:
-    """The generator's sample, built by the whole pipeline, published (threshold 10)."""
-    from subjectdb.release import publish
-
-    paths = Paths(tmp_path_factory.mktemp("attack-sample") / "data")
-    shutil.copytree(built.root, paths.root, ignore=shutil.ignore_patterns("opendata"))
-    return paths, publish(paths, version="1.0.0")
+def sample_release(published_sample: Paths) -> tuple[Paths, Path]:
+    """The generator's sample, built by the whole pipeline, published (threshold 10): the
+    session's release 1.0.0, attacked from its files alone (read-only)."""
+    return published_sample, published_sample.releases / "1.0.0"
 
 
 @pytest.fixture(scope="module")

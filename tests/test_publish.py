@@ -888,15 +888,13 @@ def test_same_version_twice_fails_and_second_release_has_changelog(handmade: Pat
 # --------------------------------------------------------------------------- generator sample
 
 
-def test_publish_on_the_built_sample(built: Paths, tmp_path: Path) -> None:
+def test_publish_on_the_built_sample(published_sample: Paths) -> None:
     """Integration with the real build: manifest found, release valid, no identifiers.
 
     The LP recovery attack runs on the hand-made warehouse above (minutes here on a loaded
     machine); publish itself audits this release with the same kind of linear programs.
     """
-    shutil.copytree(built.root, tmp_path / "data")
-    paths = Paths(tmp_path / "data")
-    release = publish(paths, version="0.1.0")
+    release = published_sample.releases / "1.0.0"
     validation = json.loads((release / "validation.json").read_text())
     assert validation["valid"], validation["errors"][:5]
     package = json.loads((release / "datapackage.json").read_text(encoding="utf-8"))

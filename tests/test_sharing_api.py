@@ -27,12 +27,13 @@ import httpx
 import pandas as pd
 import pytest
 import uvicorn
+from conftest import copy_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subjectdb import catalogue as cat
 from subjectdb.config import PROJECT_DIR, Paths, hmac_key
-from subjectdb.release import find_manifest, publish
+from subjectdb.release import find_manifest
 from subjectdb.sharing import AuditLog, KeyStore, SharingPaths, query_audit
 from subjectdb.sharing.api import Settings, Sharing, create_app, csv_bytes
 from subjectdb.sharing.verify import keyed_hash, normalise_identifier
@@ -138,12 +139,9 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def shared(built: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
-    """A copy of the built sample with release 1.0.0 published (read-only for tests)."""
-    paths = Paths(tmp_path_factory.mktemp("sharing") / "data")
-    shutil.copytree(built.root, paths.root)
-    publish(paths, version="1.0.0")
-    return paths
+def shared(published_sample: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """A copy of the published sample (release 1.0.0): the API writes its keys and audit here."""
+    return copy_data(published_sample, tmp_path_factory.mktemp("sharing") / "data")
 
 
 @pytest.fixture(scope="module")
