@@ -11,7 +11,7 @@ export DBT_PROFILES_DIR := $(CURDIR)
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: install demo build test lint browser-deps bench docs clean
+.PHONY: install install-spark java demo build test test-spark lint browser-deps bench docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,23 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 install: $(STAMP)
+
+## make install-spark: the optional Spark extra (dbt-spark, pyspark: ~3 min to build pyspark)
+install-spark: install java
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev,spark]"
+
+## Java 17 for Spark, from Debian (installed only when missing)
+java:
+	@if ! command -v java >/dev/null 2>&1; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null; \
+	fi
+
+## make test-spark: Java and the Spark extra, then the Spark parity test (tests marked spark:
+## the same delivery built on DuckDB and on a localhost standalone cluster, full then daily)
+test-spark: install-spark
+	$(BIN)/pytest -m spark
 
 ## make demo: install, generate a sample, load, build, validate, publish, serve the dashboard
 demo: install

@@ -3,9 +3,10 @@
     dbt's cross-database macros so they run on DuckDB and Spark alike.
 -#}
 
-{#- Age in completed years on ref_date (a person born on 29 Feb turns a year older on 1 Mar). -#}
+{#- Age in completed years on ref_date (a person born on 29 Feb turns a year older on 1 Mar), as
+    BIGINT on every engine (Spark's extract gives INT, DuckDB's BIGINT). -#}
 {% macro age_in_years(birth_date, ref_date) -%}
-    (
+    cast(
         extract(year from {{ ref_date }}) - extract(year from {{ birth_date }})
         - case
             when extract(month from {{ ref_date }}) * 100 + extract(day from {{ ref_date }})
@@ -13,7 +14,7 @@
             then 1
             else 0
         end
-    )
+    as bigint)
 {%- endmacro %}
 
 {#- Birth date encoded in an 18-character resident ID (GB 11643: characters 7-14, YYYYMMDD);

@@ -148,6 +148,13 @@ def build(
             "(default $SUBJECTDB_KEEP_FAILED_BUILDS or 1)."
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="duckdb (embedded, default) or spark (dbt-spark on $SUBJECTDB_SPARK_MASTER, "
+            "default local[2]; tables exported into the served DuckDB file, docs/spark.md)."
+        ),
+    ] = "duckdb",
 ) -> None:
     """Raw suites → dbt build into a new file → gates → swap in the served warehouse.
 
@@ -163,6 +170,7 @@ def build(
             show_progress=True,
             keep=keep_failed,
             extra_gates=RELEASE_GATES,
+            engine=engine,
         )
     except builder.BuildError as exc:
         _fail(str(exc))

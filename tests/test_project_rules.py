@@ -105,7 +105,6 @@ APPEND_MODELS = {
     "stg_enterprise__enterprises": "landed batches",
     "dash_applicant_ids": "append-only numbering",
     "dash_codes": "append-only numbering",
-    "int_demand__poisson_limits": "append-only numbering (the limits of new counts)",
 }
 
 SQL_FOLDERS = ("models", "macros", "snapshots", "tests/dbt")

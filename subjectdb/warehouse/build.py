@@ -63,6 +63,7 @@ from subjectdb.warehouse.dbt_runner import (
     ensure_quarantine_placeholder,
     run_dbt,
 )
+from subjectdb.warehouse.poisson import ensure_limits
 from subjectdb.warehouse.scratch import (
     BUILDING,
     BuildError,
@@ -116,6 +117,8 @@ NEW_KEY_FILE = "hmac.key.new"
 """The local key (``data/secrets/``) and a rotation's new key until its warehouse is served."""
 FINGERPRINTS = ("key_fingerprint", "seeds_fingerprint", "project_fingerprint")
 INPUTS_FINGERPRINT = "inputs_fingerprint"
+ENGINE = "engine"
+"""build_info's column naming the engine that built the file (NULL: before engines)."""
 
 KEY_CHECK_MESSAGE = b"subjectdb warehouse key check"
 """HMAC'd with the build's key and kept in ``main.build_info.key_fingerprint``: a build over a
@@ -129,6 +132,8 @@ OTHER_KEY_MESSAGE = (
 )
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+ENGINES = ("duckdb", "spark")
+"""Where dbt builds: the embedded DuckDB file (default) or Apache Spark (docs/spark.md)."""
 
 
 class BuildInterrupted(BaseException):
@@ -341,7 +346,7 @@ def stored_build_info(warehouse: Path) -> dict[str, str | None]:
     """The fingerprints of a warehouse's latest build (``None`` for unknown ones)."""
     import duckdb
 
-    names = (*FINGERPRINTS, INPUTS_FINGERPRINT, "build_id")
+    names = (*FINGERPRINTS, INPUTS_FINGERPRINT, ENGINE, "build_id")
     info: dict[str, str | None] = dict.fromkeys(names)
     try:
         with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -406,6 +411,8 @@ def plan_dbt_build(
         why = "built from other or unknown reference seeds"
     elif stored["project_fingerprint"] != fingerprints["project_fingerprint"]:
         why = "built from other or unknown model code"
+    elif stored[ENGINE] not in (None, "duckdb"):
+        why = f"built on {stored[ENGINE]}"
     else:
         return DbtPlan(args + list(DAILY_EXCLUDES), False, origin + " (same project: daily path)")
     return DbtPlan(args + ["--full-refresh"], True, f"{origin} ({why}: full refresh)")
@@ -443,6 +450,7 @@ def dbt_step(
     dbt holds ``lock`` with the build. ``subjectdb build``, ``rotate-key`` and the benchmark
     all build through here."""
     ensure_quarantine_placeholder(paths)
+    ensure_limits(paths)
     started = time.monotonic()
     if fingerprints is None:
         fingerprints = current_fingerprints(paths, key)
@@ -490,6 +498,8 @@ def up_to_date(paths: Paths, fingerprints: dict[str, str]) -> str | None:
         return None
     stored = stored_build_info(paths.warehouse)
     names = (*FINGERPRINTS, INPUTS_FINGERPRINT)
+    if (stored[ENGINE] or "duckdb") != fingerprints.get(ENGINE, "duckdb"):
+        return None
     if all(stored[n] is not None and stored[n] == fingerprints.get(n) for n in names):
         return stored["build_id"] or "unknown"
     return None
@@ -516,19 +526,19 @@ def write_build_info(
             )
             """
         )
-        columns = (*FINGERPRINTS, INPUTS_FINGERPRINT)
+        columns = (*FINGERPRINTS, INPUTS_FINGERPRINT, ENGINE)
         for column in columns:
             con.execute(f"alter table main.build_info add column if not exists {column} varchar")
         con.execute(
             "insert into main.build_info (build_id, built_at, full_refresh, dbt_seconds, "
-            f"dbt_nodes, {', '.join(columns)}) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"dbt_nodes, {', '.join(columns)}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 build_id,
                 dt.datetime.now(dt.UTC),
                 full_refresh,
                 round(dbt.seconds, 3),
                 json.dumps(dbt.node_counts, sort_keys=True),
-                *(fingerprints.get(c) for c in columns),
+                *(fingerprints.get(c, "duckdb" if c == ENGINE else None) for c in columns),
             ],
         )
         con.execute("checkpoint")
@@ -560,6 +570,8 @@ def build(
     key: str | None = None,
     prepare: Callable[[Path], None] | None = None,
     purpose: str = "build",
+    engine: str = "duckdb",
+    dbt_args: Sequence[str] = (),
 ) -> BuildResult:
     """Build a new warehouse and swap it in only if everything passed (see module docs).
 
@@ -568,7 +580,9 @@ def build(
     warehouse gates (a later stage's, e.g. ``subjectdb.release.checks.RELEASE_GATES``).
     ``keep``: failed copies to keep (default :func:`.scratch.keep_failed`). ``key``: the HMAC
     key (default: the data folder's). ``prepare(new_file)`` writes the starting file instead of
-    a copy of the served warehouse (``rotate-key``); such a build always runs. Raises
+    a copy of the served warehouse (``rotate-key``); such a build always runs. ``engine``:
+    ``duckdb`` (dbt into the new file) or ``spark`` (dbt on Spark, its tables exported as
+    Parquet into the new file: :mod:`.spark_build`); ``dbt_args`` are added to dbt's. Raises
     :class:`BuildError` when the data folder does not exist, :class:`BuildLocked` when another
     build holds it, and :class:`BuildInterrupted` on SIGTERM (after cleaning up).
     """
@@ -579,8 +593,22 @@ def build(
         notes = sweep(paths, keep)
         if prepare is None and settle_key_file(paths) is not None:
             notes.append("finished an interrupted key rotation: secrets/hmac.key replaced")
+        if engine not in ENGINES:
+            raise BuildError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
+        if engine != "duckdb" and prepare is not None:
+            raise BuildError("a prepared starting file (rotate-key) needs the duckdb engine")
         result = _build(
-            paths, lock, full_refresh, show_progress, fail_fast, keep, key, prepare, extra_gates
+            paths,
+            lock,
+            full_refresh,
+            show_progress,
+            fail_fast,
+            keep,
+            key,
+            prepare,
+            extra_gates,
+            engine=engine,
+            dbt_args=dbt_args,
         )
         result.notes[:0] = notes
         return result
@@ -596,6 +624,9 @@ def _build(
     key: str | None,
     prepare: Callable[[Path], None] | None,
     extra_gates: Sequence[quality.GateStep] = (),
+    *,
+    engine: str = "duckdb",
+    dbt_args: Sequence[str] = (),
 ) -> BuildResult:
     build_id = new_build_id()
     lock.record(build_id=build_id)
@@ -607,7 +638,7 @@ def _build(
         result.steps.append(Step("landing", FAILED, 0.0, "\n".join(problems)))
         return result
 
-    fingerprints = current_fingerprints(paths, key)
+    fingerprints = {**current_fingerprints(paths, key), ENGINE: engine}
     served_key = stored_key_fingerprint(paths.warehouse) if paths.warehouse.is_file() else None
     if prepare is None and served_key not in (None, fingerprints["key_fingerprint"]):
         result.steps.append(Step("key", FAILED, 0.0, OTHER_KEY_MESSAGE))
@@ -632,6 +663,8 @@ def _build(
             prepare,
             fingerprints,
             extra_gates,
+            engine=engine,
+            dbt_args=dbt_args,
         )
         # a failed build consumed the standby: leave a new one of the file still served
         consumed = result.dbt is not None and not standby_path(paths).exists()
@@ -660,6 +693,9 @@ def _run_steps(
     prepare: Callable[[Path], None] | None,
     fingerprints: dict[str, str],
     extra_gates: Sequence[quality.GateStep] = (),
+    *,
+    engine: str = "duckdb",
+    dbt_args: Sequence[str] = (),
 ) -> None:
     new_file, build_id = result.new_file, result.build_id
     # (1) raw suites: quarantine rows failing a data standard
@@ -675,22 +711,39 @@ def _run_steps(
     if prepare is not None:
         prepare(new_file)
     work_dir = paths.build_dir / f"dbt-{build_id}"
-    step = dbt_step(
-        paths,
-        new_file,
-        work_dir,
-        result.full_refresh,
-        extra_args=["--fail-fast"] if fail_fast else [],
-        show_progress=show_progress,
-        key=key,
-        lock=lock,
-        copy_served=prepare is None,
-        fingerprints=fingerprints,
-    )
-    dbt = step.run
-    full_refresh = result.full_refresh = step.plan.full_refresh
-    how = f"{step.start_note}, " if step.start_note else ""
-    origin = step.plan.reason + f" ({how}{step.copy_seconds:.1f}s)"
+    extra = (["--fail-fast"] if fail_fast else []) + list(dbt_args)
+    if engine == "spark":
+        from subjectdb.warehouse.spark_build import spark_dbt_step
+
+        _, full_refresh, reason, dbt, copy_seconds = spark_dbt_step(
+            paths,
+            new_file,
+            work_dir,
+            result.full_refresh,
+            fingerprints,
+            extra_args=extra,
+            show_progress=show_progress,
+            key=key,
+            lock=lock,
+        )
+        origin = f"Spark ({reason}; export copied into DuckDB in {copy_seconds:.1f}s)"
+    else:
+        step = dbt_step(
+            paths,
+            new_file,
+            work_dir,
+            result.full_refresh,
+            extra_args=extra,
+            show_progress=show_progress,
+            key=key,
+            lock=lock,
+            copy_served=prepare is None,
+            fingerprints=fingerprints,
+        )
+        dbt, full_refresh = step.run, step.plan.full_refresh
+        how = f"{step.start_note}, " if step.start_note else ""
+        origin = step.plan.reason + f" ({how}{step.copy_seconds:.1f}s)"
+    result.full_refresh = full_refresh
     result.dbt = dbt
     result.steps.append(
         Step(
@@ -728,6 +781,10 @@ def _run_steps(
         "warehouse": paths.warehouse.name,
     }
     write_text_atomic(paths.root / BUILD_INFO_JSON, json.dumps(info, indent=2) + "\n")
+    if engine == "spark":
+        from subjectdb.warehouse.spark_build import write_state
+
+        write_state(paths, fingerprints, build_id)
     result.swapped = True
     result.steps.append(Step("swap", PASSED, time.monotonic() - started))
     prune(paths, keep, build_id)

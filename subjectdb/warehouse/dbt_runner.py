@@ -219,6 +219,7 @@ def dbt_invocation(
     work_dir: Path,
     key: str | None = None,
     colour: bool = False,
+    module: str = "dbt.cli.main",
 ) -> tuple[list[str], dict[str, str], Path]:
     """The command, environment and working folder of one dbt run (see :func:`run_dbt`).
 
@@ -226,7 +227,8 @@ def dbt_invocation(
     folder as paths relative to it: its parse cache is keyed on the profile (the path and the
     settings included), so relative paths let one cache serve builds of every data folder.
     The run's folder ``work_dir`` is private (0700); its target folder starts from the newest
-    parse cache (:func:`reuse_partial_parse`).
+    parse cache (:func:`reuse_partial_parse`). ``module`` is the Python module run
+    (``subjectdb.warehouse.spark_session`` for a Spark build: dbt inside one SparkSession).
     """
     make_private(work_dir)
     target_dir = work_dir / "target"
@@ -238,7 +240,7 @@ def dbt_invocation(
     cmd = [
         sys.executable,
         "-m",
-        "dbt.cli.main",
+        module,
         *args,
         "--project-dir",
         str(PROJECT_DIR),
@@ -303,6 +305,7 @@ def run_dbt(
     key: str | None = None,
     inherit_fds: Sequence[int] = (),
     on_start: Callable[[int], None] | None = None,
+    module: str = "dbt.cli.main",
 ) -> DbtRun:
     """Run one dbt command with its own target/log folders under ``work_dir``.
 
@@ -312,7 +315,7 @@ def run_dbt(
     ``on_start(pid)`` is told dbt's process id.
     """
     colour = show_progress and sys.stderr.isatty()
-    cmd, env, cwd = dbt_invocation(args, paths, warehouse_file, work_dir, key, colour)
+    cmd, env, cwd = dbt_invocation(args, paths, warehouse_file, work_dir, key, colour, module)
     target_dir = work_dir / "target"
     started = time.monotonic()
     proc = subprocess.Popen(

@@ -2,12 +2,12 @@
     Exact (Garwood) 95 % confidence limits of a Poisson mean for every observed count k = 0 …
     the largest natural-person count of any year × county (the 'ALL' theme of
     subj_demand_standardised bounds every theme), so subj_demand_standardised can look up the
-    limits of every count. The limits come from int_demand__poisson_limits (scipy, computed once
+    limits of every count. The limits come from stg_computed__poisson_limits (scipy, computed once
     per k and kept); this table holds exactly the counts the current data needs.
 -#}
 with limits as (
 
-    select * from {{ ref('int_demand__poisson_limits') }}
+    select * from {{ ref('stg_computed__poisson_limits') }}
 
 ),
 
