@@ -58,9 +58,10 @@ browser-deps:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
-## make test: lint (make lint), then the whole test suite (browser tests included)
+## make test: lint (make lint), then the whole test suite (browser tests included), on two
+## workers (pytest-xdist; a test file runs on one worker, so its module fixtures are made once)
 test: lint browser-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 ## make lint: ruff check and ruff format --check, sqlfluff over the dbt SQL (config .sqlfluff:
 ## models, macros, tests/dbt), and a dbt parse
