@@ -42,6 +42,7 @@ PERIOD_KEYED = {
     "subj_enterprise_demand",
     "subj_digital_divide",
     "dash_applicant_demand",
+    "dash_service_performance",
 }
 """The models replaced by month or year (macros/incremental/replaced_keys.sql)."""
 
